@@ -1,0 +1,11 @@
+//! Runs real Kotlin Orbit processes (the Maven-built harness in `jvm/`) beside ours.
+//!
+//! * `jvm`: starting a harness subcommand as a child process, waiting for its ready line,
+//!   reading its JSON lines, keeping its logs, and stopping it (also when a test panics).
+//! * `ports`: free loopback ports for the processes a test starts.
+//!
+//! The harness jar is built by `mvn -f interop-tests/jvm/pom.xml package`; a missing jar
+//! fails the test with that command rather than skipping it.
+
+pub mod jvm;
+pub mod ports;
