@@ -1,0 +1,481 @@
+//! Node configuration: the Kotlin launcher's environment and settings JSON, plus flags.
+//!
+//! Sources, later ones overriding earlier ones: defaults equal to Kotlin's; the settings
+//! JSON from `ORBIT_SETTINGS_RAW` or the file named by `ORBIT_SETTINGS` (the shape of
+//! `orbit-application`, with `${VAR:-default}` interpolation of string values); the
+//! variables `ORBIT_PORT`, `ORBIT_URL`, `ORBIT_LISTEN_ADDRESS`, `ORBIT_SHUTDOWN_GRACE_SECONDS`;
+//! then command-line flags. Everything is validated here, before any port is bound.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::Duration;
+
+use serde_json::{Map, Value};
+use thiserror::Error;
+
+use crate::clock::LeaseDuration;
+
+/// Kotlin's default gRPC port.
+pub const DEFAULT_PORT: u16 = 50056;
+
+/// Where configuration values come from: the process environment in `main`, a map in tests.
+pub trait EnvSource {
+    /// Returns the value of `name`, if set.
+    fn var(&self, name: &str) -> Option<String>;
+    /// Returns the content of the file at `path`, if readable.
+    fn read_file(&self, path: &str) -> Option<String>;
+}
+
+/// The real process environment and file system.
+pub struct ProcessEnv;
+
+impl EnvSource for ProcessEnv {
+    fn var(&self, name: &str) -> Option<String> {
+        std::env::var(name).ok()
+    }
+
+    fn read_file(&self, path: &str) -> Option<String> {
+        std::fs::read_to_string(path).ok()
+    }
+}
+
+impl EnvSource for HashMap<String, String> {
+    fn var(&self, name: &str) -> Option<String> {
+        self.get(name).cloned()
+    }
+
+    fn read_file(&self, path: &str) -> Option<String> {
+        self.get(&format!("file:{path}")).cloned()
+    }
+}
+
+/// Invalid configuration; the message names the bad field.
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum ConfigError {
+    /// A value could not be used.
+    #[error("invalid {field}: {reason}")]
+    Invalid {
+        /// The setting, as the operator wrote it (`ORBIT_PORT`, `serverInfo.port`, `--port`).
+        field: String,
+        /// Why it was rejected.
+        reason: String,
+    },
+    /// A settings field this node does not know (Kotlin's launcher rejects them too).
+    #[error("unknown settings field {0}")]
+    UnknownField(String),
+    /// A feature the settings ask for that this node does not provide yet.
+    #[error("unsupported {field}: {reason}")]
+    Unsupported {
+        /// The setting.
+        field: String,
+        /// What is missing.
+        reason: String,
+    },
+}
+
+fn invalid(field: &str, reason: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid { field: field.to_owned(), reason: reason.into() }
+}
+
+/// The validated configuration of one node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// Where the gRPC server binds (a container binds `0.0.0.0`).
+    pub listen: SocketAddr,
+    /// The grpc-java target string other servers dial (`host:port` or `dns:///host:port`).
+    pub advertise_url: String,
+    /// Node lease length (Kotlin: 10 s, renew after 5 s).
+    pub node_lease: LeaseDuration,
+    /// Addressable lease length (Kotlin: 600 s, renew after 300 s).
+    pub addressable_lease: LeaseDuration,
+    /// The period of the maintenance tick (Kotlin: 1 s).
+    pub tick_rate: Duration,
+    /// Immediate routing retries before a message becomes a delivery error (Kotlin: 10).
+    pub message_retry_attempts: i64,
+    /// How long a stopping node waits for its tasks.
+    pub shutdown_grace_period: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), DEFAULT_PORT),
+            advertise_url: format!("localhost:{DEFAULT_PORT}"),
+            node_lease: LeaseDuration::from_secs(10),
+            addressable_lease: LeaseDuration::from_secs(600),
+            tick_rate: Duration::from_secs(1),
+            message_retry_attempts: 10,
+            shutdown_grace_period: Duration::from_secs(10),
+        }
+    }
+}
+
+impl Config {
+    /// Returns the configuration from `env` and the command-line `args` (without the
+    /// program name).
+    pub fn from_env(env: &impl EnvSource, args: &[String]) -> Result<Config, ConfigError> {
+        let mut config = Config::default();
+        let mut port: Option<u16> = None;
+        let mut url: Option<String> = None;
+
+        if let Some(settings) = load_settings(env)? {
+            apply_settings(&mut config, &mut port, &mut url, &settings, env)?;
+        }
+        if let Some(value) = env.var("ORBIT_PORT").filter(|v| !v.trim().is_empty()) {
+            port = Some(parse_port("ORBIT_PORT", &value)?);
+        }
+        if let Some(value) = env.var("ORBIT_URL").filter(|v| !v.trim().is_empty()) {
+            url = Some(value);
+        }
+        if let Some(value) = env.var("ORBIT_LISTEN_ADDRESS").filter(|v| !v.trim().is_empty()) {
+            config.listen.set_ip(parse_ip("ORBIT_LISTEN_ADDRESS", &value)?);
+        }
+        if let Some(value) = env.var("ORBIT_SHUTDOWN_GRACE_SECONDS").filter(|v| !v.trim().is_empty()) {
+            config.shutdown_grace_period = Duration::from_secs(parse_u64("ORBIT_SHUTDOWN_GRACE_SECONDS", &value)?);
+        }
+
+        let mut args = args.iter();
+        while let Some(flag) = args.next() {
+            let mut value = |name: &str| args.next().cloned().ok_or_else(|| invalid(name, "needs a value"));
+            match flag.as_str() {
+                "--port" => port = Some(parse_port("--port", &value("--port")?)?),
+                "--url" => url = Some(value("--url")?),
+                "--listen" => config.listen.set_ip(parse_ip("--listen", &value("--listen")?)?),
+                "--node-lease-seconds" => {
+                    config.node_lease = lease("--node-lease-seconds", &value("--node-lease-seconds")?)?;
+                }
+                "--addressable-lease-seconds" => {
+                    config.addressable_lease =
+                        lease("--addressable-lease-seconds", &value("--addressable-lease-seconds")?)?;
+                }
+                "--tick-millis" => {
+                    let millis = parse_u64("--tick-millis", &value("--tick-millis")?)?;
+                    if millis == 0 {
+                        return Err(invalid("--tick-millis", "must be positive"));
+                    }
+                    config.tick_rate = Duration::from_millis(millis);
+                }
+                "--shutdown-grace-seconds" => {
+                    let seconds = parse_u64("--shutdown-grace-seconds", &value("--shutdown-grace-seconds")?)?;
+                    config.shutdown_grace_period = Duration::from_secs(seconds);
+                }
+                other => return Err(invalid(other, "unknown flag")),
+            }
+        }
+
+        let port = port.unwrap_or(DEFAULT_PORT);
+        config.listen.set_port(port);
+        config.advertise_url = url.unwrap_or_else(|| format!("localhost:{port}"));
+        validate_url(&config.advertise_url)?;
+        Ok(config)
+    }
+}
+
+fn load_settings(env: &impl EnvSource) -> Result<Option<Value>, ConfigError> {
+    let (field, text) = if let Some(raw) = env.var("ORBIT_SETTINGS_RAW").filter(|v| !v.trim().is_empty()) {
+        ("ORBIT_SETTINGS_RAW", raw)
+    } else if let Some(path) = env.var("ORBIT_SETTINGS").filter(|v| !v.trim().is_empty()) {
+        // Like Kotlin's launcher: a path that does not exist means "no settings".
+        match env.read_file(&path) {
+            Some(text) => ("ORBIT_SETTINGS", text),
+            None => return Ok(None),
+        }
+    } else {
+        return Ok(None);
+    };
+    let value: Value = serde_json::from_str(&text).map_err(|e| invalid(field, format!("not valid JSON: {e}")))?;
+    if !value.is_object() {
+        return Err(invalid(field, "must be a JSON object"));
+    }
+    Ok(Some(interpolate(value, env)))
+}
+
+/// Replaces `${VAR}` and `${VAR:-default}` in every string value (not in field names);
+/// an unset variable without default is left as written.
+fn interpolate(value: Value, env: &impl EnvSource) -> Value {
+    match value {
+        Value::String(s) => Value::String(interpolate_str(&s, env)),
+        Value::Array(items) => Value::Array(items.into_iter().map(|v| interpolate(v, env)).collect()),
+        Value::Object(map) => Value::Object(map.into_iter().map(|(k, v)| (k, interpolate(v, env))).collect()),
+        other => other,
+    }
+}
+
+fn interpolate_str(text: &str, env: &impl EnvSource) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let Some(end) = after.find('}') else {
+            out.push_str(&rest[start..]);
+            return out;
+        };
+        let expression = &after[..end];
+        let (name, default) = match expression.split_once(":-") {
+            Some((name, default)) => (name, Some(default)),
+            None => (expression, None),
+        };
+        match (env.var(name), default) {
+            (Some(value), _) => out.push_str(&value),
+            (None, Some(default)) => out.push_str(default),
+            (None, None) => out.push_str(&rest[start..start + 2 + end + 1]),
+        }
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
+fn apply_settings(
+    config: &mut Config,
+    port: &mut Option<u16>,
+    url: &mut Option<String>,
+    settings: &Value,
+    _env: &impl EnvSource,
+) -> Result<(), ConfigError> {
+    let empty = Map::new();
+    let fields = settings.as_object().unwrap_or(&empty);
+    for (name, value) in fields {
+        match name.as_str() {
+            "serverInfo" => {
+                let info = value.as_object().ok_or_else(|| invalid("serverInfo", "must be an object"))?;
+                for (key, value) in info {
+                    match key.as_str() {
+                        "port" => *port = Some(parse_port("serverInfo.port", &scalar_text(value))?),
+                        "url" => {
+                            *url = Some(
+                                value.as_str().ok_or_else(|| invalid("serverInfo.url", "must be a string"))?.to_owned(),
+                            )
+                        }
+                        other => return Err(ConfigError::UnknownField(format!("serverInfo.{other}"))),
+                    }
+                }
+            }
+            "tickRate" => config.tick_rate = parse_duration("tickRate", value)?,
+            "nodeLeaseDuration" => config.node_lease = lease_object("nodeLeaseDuration", value)?,
+            "addressableLeaseDuration" => config.addressable_lease = lease_object("addressableLeaseDuration", value)?,
+            "messageRetryAttempts" => {
+                config.message_retry_attempts =
+                    i64::try_from(parse_u64("messageRetryAttempts", &scalar_text(value))?).unwrap_or(i64::MAX);
+            }
+            // Accepted for drop-in compatibility; the Rust node sizes its own pools.
+            "pipelineRailCount" | "pipelineBufferCount" | "acquireShutdownLatch" => {
+                let _ = parse_u64(name, &scalar_text(value))
+                    .or_else(|e| if value.is_boolean() { Ok(0) } else { Err(e) })?;
+            }
+            "nodeDirectory" | "addressableDirectory" => {
+                let class = wrapped_class(name, value)?;
+                return Err(ConfigError::Unsupported {
+                    field: name.clone(),
+                    reason: format!(
+                        "{class} is not available in this version; remove it to use the in-memory directory"
+                    ),
+                });
+            }
+            "meterRegistry" => {
+                let class = wrapped_class(name, value)?;
+                return Err(ConfigError::Unsupported {
+                    field: name.clone(),
+                    reason: format!("{class} is not available in this version"),
+                });
+            }
+            other => return Err(ConfigError::UnknownField(other.to_owned())),
+        }
+    }
+    Ok(())
+}
+
+/// Returns the class name of a Jackson wrapper array `["<class>", {...}]`.
+fn wrapped_class(field: &str, value: &Value) -> Result<String, ConfigError> {
+    match value.as_array().map(Vec::as_slice) {
+        Some([Value::String(class), Value::Object(_)]) => Ok(class.clone()),
+        _ => Err(invalid(field, "must be [\"<config class>\", { ... }]")),
+    }
+}
+
+fn scalar_text(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn parse_u64(field: &str, text: &str) -> Result<u64, ConfigError> {
+    text.trim().parse().map_err(|_| invalid(field, format!("expected a non-negative integer, got {text:?}")))
+}
+
+fn parse_port(field: &str, text: &str) -> Result<u16, ConfigError> {
+    text.trim().parse().map_err(|_| invalid(field, format!("expected a port number 0-65535, got {text:?}")))
+}
+
+fn parse_ip(field: &str, text: &str) -> Result<IpAddr, ConfigError> {
+    text.trim().parse().map_err(|_| invalid(field, format!("expected an IP address, got {text:?}")))
+}
+
+fn lease(field: &str, text: &str) -> Result<LeaseDuration, ConfigError> {
+    match parse_u64(field, text)? {
+        0 => Err(invalid(field, "must be at least 1 second")),
+        seconds => Ok(LeaseDuration::from_secs(seconds)),
+    }
+}
+
+/// Reads Kotlin's `LeaseDuration` object: `{"leaseDuration": <seconds or ISO-8601>}`.
+fn lease_object(field: &str, value: &Value) -> Result<LeaseDuration, ConfigError> {
+    let inner = value
+        .as_object()
+        .and_then(|o| o.get("leaseDuration"))
+        .ok_or_else(|| invalid(field, "expected {\"leaseDuration\": <seconds>}"))?;
+    let duration = parse_duration(&format!("{field}.leaseDuration"), inner)?;
+    if duration.as_secs() == 0 {
+        return Err(invalid(field, "must be at least 1 second"));
+    }
+    Ok(LeaseDuration::from_secs(duration.as_secs()))
+}
+
+/// Reads a duration as Jackson's Java-time module does: a number of seconds (possibly
+/// quoted or fractional) or an ISO-8601 `PT..H..M..S` string.
+fn parse_duration(field: &str, value: &Value) -> Result<Duration, ConfigError> {
+    let text = scalar_text(value);
+    let text = text.trim();
+    let bad = || invalid(field, format!("expected seconds or an ISO-8601 duration, got {text:?}"));
+    if let Ok(seconds) = text.parse::<f64>() {
+        return Duration::try_from_secs_f64(seconds).map_err(|_| bad());
+    }
+    let rest = text.strip_prefix("PT").or_else(|| text.strip_prefix("pt")).ok_or_else(bad)?;
+    let mut total = 0f64;
+    let mut number = String::new();
+    for c in rest.chars() {
+        match c {
+            '0'..='9' | '.' => number.push(c),
+            'H' | 'h' | 'M' | 'm' | 'S' | 's' => {
+                let n: f64 = number.parse().map_err(|_| bad())?;
+                total += n * match c.to_ascii_uppercase() {
+                    'H' => 3600.0,
+                    'M' => 60.0,
+                    _ => 1.0,
+                };
+                number.clear();
+            }
+            _ => return Err(bad()),
+        }
+    }
+    if !number.is_empty() {
+        return Err(bad());
+    }
+    Duration::try_from_secs_f64(total).map_err(|_| bad())
+}
+
+/// Rejects URLs grpc-java cannot dial as a target string (`http://...`) and empty ones.
+fn validate_url(url: &str) -> Result<(), ConfigError> {
+    if url.trim().is_empty() {
+        return Err(invalid("ORBIT_URL", "must not be empty: peers dial it"));
+    }
+    if url.starts_with("http://") || url.starts_with("https://") {
+        return Err(invalid("ORBIT_URL", "must be host:port or dns:///host:port (grpc-java cannot dial http:// URLs)"));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+    }
+
+    #[test]
+    fn defaults_equal_kotlins() {
+        let config = Config::from_env(&env(&[]), &[]).expect("valid");
+        assert_eq!(config.listen, "0.0.0.0:50056".parse().expect("address"));
+        assert_eq!(config.advertise_url, "localhost:50056");
+        assert_eq!(config.node_lease, LeaseDuration::from_secs(10));
+        assert_eq!(config.addressable_lease, LeaseDuration::from_secs(600));
+        assert_eq!(config.tick_rate, Duration::from_secs(1));
+        assert_eq!(config.message_retry_attempts, 10);
+    }
+
+    #[test]
+    fn kotlin_launcher_environment_is_understood() {
+        let config = Config::from_env(&env(&[("ORBIT_PORT", "6000"), ("ORBIT_URL", "dns:///orbit-1:6000")]), &[])
+            .expect("valid");
+        assert_eq!(config.listen.port(), 6000);
+        assert_eq!(config.advertise_url, "dns:///orbit-1:6000");
+    }
+
+    #[test]
+    fn settings_json_with_interpolation() {
+        let settings = r#"{
+            "serverInfo": {"port": "${ORBIT_PORT:-50056}", "url": "${ORBIT_URL:-localhost:50056}"},
+            "tickRate": 1,
+            "pipelineRailCount": 32,
+            "pipelineBufferCount": 10000,
+            "acquireShutdownLatch": true,
+            "nodeLeaseDuration": {"leaseDuration": 20},
+            "addressableLeaseDuration": {"leaseDuration": "PT10M"}
+        }"#;
+        let config = Config::from_env(&env(&[("ORBIT_SETTINGS_RAW", settings), ("ORBIT_URL", "host-a:7000")]), &[])
+            .expect("valid");
+        assert_eq!(config.listen.port(), 50056);
+        assert_eq!(config.advertise_url, "host-a:7000");
+        assert_eq!(config.node_lease, LeaseDuration::from_secs(20));
+        assert_eq!(config.addressable_lease, LeaseDuration::from_secs(600));
+
+        let from_file =
+            env(&[("ORBIT_SETTINGS", "/etc/orbit.json"), ("file:/etc/orbit.json", r#"{"tickRate": "PT0.5S"}"#)]);
+        assert_eq!(Config::from_env(&from_file, &[]).expect("valid").tick_rate, Duration::from_millis(500));
+        let missing_file = env(&[("ORBIT_SETTINGS", "/nowhere.json")]);
+        assert_eq!(Config::from_env(&missing_file, &[]).expect("valid"), Config::default());
+    }
+
+    #[test]
+    fn interpolation_leaves_unresolved_variables() {
+        let e = env(&[("A", "1")]);
+        assert_eq!(interpolate_str("${A}-${B}-${B:-2}-${", &e), "1-${B}-2-${");
+    }
+
+    #[test]
+    fn flags_override_the_environment() {
+        let args: Vec<String> = ["--port", "7001", "--listen", "127.0.0.1", "--tick-millis", "250"]
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect();
+        let config = Config::from_env(&env(&[("ORBIT_PORT", "6000")]), &args).expect("valid");
+        assert_eq!(config.listen, "127.0.0.1:7001".parse().expect("address"));
+        assert_eq!(config.advertise_url, "localhost:7001");
+        assert_eq!(config.tick_rate, Duration::from_millis(250));
+    }
+
+    #[test]
+    fn invalid_configuration_names_the_field() {
+        let cases: Vec<(HashMap<String, String>, Vec<&str>, &str)> = vec![
+            (env(&[("ORBIT_PORT", "abc")]), vec![], "invalid ORBIT_PORT"),
+            (env(&[("ORBIT_PORT", "70000")]), vec![], "invalid ORBIT_PORT"),
+            (env(&[("ORBIT_URL", "http://x:1")]), vec![], "invalid ORBIT_URL"),
+            (env(&[("ORBIT_SETTINGS_RAW", "{bad")]), vec![], "invalid ORBIT_SETTINGS_RAW"),
+            (env(&[("ORBIT_SETTINGS_RAW", r#"{"tickRat": 1}"#)]), vec![], "unknown settings field tickRat"),
+            (env(&[("ORBIT_SETTINGS_RAW", r#"{"serverInfo": {"port": "x"}}"#)]), vec![], "invalid serverInfo.port"),
+            (
+                env(&[("ORBIT_SETTINGS_RAW", r#"{"nodeLeaseDuration": {"leaseDuration": 0}}"#)]),
+                vec![],
+                "invalid nodeLeaseDuration",
+            ),
+            (
+                env(&[(
+                    "ORBIT_SETTINGS_RAW",
+                    r#"{"nodeDirectory": ["orbit.server.etcd.EtcdNodeDirectory$EtcdNodeDirectoryConfig", {"url": "x"}]}"#,
+                )]),
+                vec![],
+                "unsupported nodeDirectory",
+            ),
+            (env(&[]), vec!["--port"], "invalid --port"),
+            (env(&[]), vec!["--bogus"], "invalid --bogus"),
+        ];
+        for (e, args, expected) in cases {
+            let args: Vec<String> = args.into_iter().map(str::to_owned).collect();
+            let error = Config::from_env(&e, &args).expect_err(expected).to_string();
+            assert!(error.starts_with(expected), "{error} should start with {expected}");
+        }
+    }
+}

@@ -1,0 +1,212 @@
+//! Orbit-compatible server node.
+//!
+//! * `config`: the Kotlin launcher's environment and settings JSON, plus flags; validated once.
+//! * `clock`: wall-clock timestamps for leases, and Kotlin's lease arithmetic.
+//! * `mesh`: node and addressable directories, node lifecycle, routing graph, placement.
+//! * `net`: the registry of live client streams.
+//! * `pipeline`: what happens to each message read from a stream.
+//! * `service`: tonic impls of the Orbit services; translate `pb` <-> domain, nothing else.
+//! * `error`: the node's errors and the only mapping to `tonic::Status`.
+//!
+//! [`run`] starts a node on the in-memory directories (the embedded default) and stops it
+//! gracefully when its shutdown future completes: DRAINING, then the gRPC server and its
+//! streams stop, then STOPPED and the node's own record is deleted, as Kotlin does.
+
+pub mod clock;
+pub mod config;
+pub mod error;
+pub mod mesh;
+pub mod net;
+pub mod pipeline;
+pub mod service;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use compat_proto::{MANAGEMENT_NAMESPACE, NodeCapabilities, NodeId, NodeStatus, pb};
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::{info, warn};
+
+use crate::clock::Clock;
+pub use crate::config::Config;
+pub use crate::error::NodeError;
+use crate::mesh::cluster::ClusterError;
+use crate::mesh::directory::{
+    AddressableDirectory, InMemoryAddressableDirectory, InMemoryNodeDirectory, NodeDirectory,
+};
+use crate::mesh::{AddressableManager, ClusterManager};
+use crate::net::Connections;
+use crate::pipeline::Pipeline;
+
+/// Binds the configured address and runs a node until `shutdown` completes.
+pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(), NodeError> {
+    let listener =
+        TcpListener::bind(config.listen).await.map_err(|source| NodeError::Bind { address: config.listen, source })?;
+    run_with_listener(config, listener, shutdown).await
+}
+
+/// Runs a node on an already bound listener until `shutdown` completes (tests bind port 0).
+pub async fn run_with_listener(
+    config: Config,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), NodeError> {
+    let clock = Arc::new(Clock::default());
+    let nodes: Arc<dyn NodeDirectory> = Arc::new(InMemoryNodeDirectory::default());
+    let leases: Arc<dyn AddressableDirectory> = Arc::new(InMemoryAddressableDirectory::default());
+    let cluster = Arc::new(ClusterManager::new(nodes, clock.clone(), config.node_lease));
+    let addressables = Arc::new(AddressableManager::new(leases, cluster.clone(), config.addressable_lease));
+
+    // A server registers as STARTING with its advertised URL, and turns ACTIVE once listening.
+    let own = cluster
+        .join_cluster(
+            MANAGEMENT_NAMESPACE,
+            NodeCapabilities::default(),
+            Some(config.advertise_url.clone()),
+            NodeStatus::Starting,
+            None,
+        )
+        .await
+        .map_err(|e| NodeError::Register(e.to_string()))?;
+    let local = own.id.clone();
+    let token = CancellationToken::new();
+    let tasks = TaskTracker::new();
+    let connections = Arc::new(Connections::default());
+    let pipeline = Arc::new(Pipeline::new(
+        local.clone(),
+        cluster.clone(),
+        addressables.clone(),
+        connections.clone(),
+        config.message_retry_attempts,
+    ));
+
+    let server = tonic::transport::Server::builder()
+        .add_service(pb::node_management_server::NodeManagementServer::new(
+            service::node_management::NodeManagementService::new(cluster.clone()),
+        ))
+        .add_service(pb::addressable_management_server::AddressableManagementServer::new(
+            service::addressable_management::AddressableManagementService::new(addressables.clone()),
+        ))
+        .add_service(pb::connection_server::ConnectionServer::new(service::connection::ConnectionService::new(
+            local.clone(),
+            cluster.clone(),
+            connections.clone(),
+            pipeline,
+            tasks.clone(),
+            token.child_token(),
+        )))
+        .add_service(pb::health::health_server::HealthServer::new(service::health::HealthService::new(
+            local.clone(),
+            cluster.clone(),
+            addressables.clone(),
+        )));
+
+    let local_addr = listener.local_addr().ok();
+    let serve_token = token.clone();
+    let serve = server.serve_with_incoming_shutdown(TcpListenerStream::new(listener), serve_token.cancelled_owned());
+    let serve_failed = token.clone();
+    let server_task = tasks.spawn(async move {
+        let outcome = serve.await;
+        if let Err(error) = &outcome {
+            warn!(error = %error, "grpc server failed");
+        }
+        serve_failed.cancel(); // A node without its server stops.
+        outcome.map_err(|e| NodeError::Serve(e.to_string()))
+    });
+
+    if let Err(error) = cluster.update_node(&local, |info| info.status = NodeStatus::Active).await {
+        warn!(error = %error, "cannot mark this server ACTIVE");
+    }
+    info!(node_id = %local, address = ?local_addr, url = %config.advertise_url, "orbit node serving");
+
+    tasks.spawn(maintenance(
+        cluster.clone(),
+        addressables.clone(),
+        local.clone(),
+        own.lease.challenge_token.clone(),
+        config.clone(),
+        token.child_token(),
+    ));
+
+    let aborted = tokio::select! {
+        () = shutdown => false,
+        () = token.cancelled() => true,
+    };
+
+    info!(node_id = %local, "stopping: draining");
+    let _ = cluster.update_node(&local, |info| info.status = NodeStatus::Draining).await;
+    token.cancel();
+    tasks.close();
+    if tokio::time::timeout(config.shutdown_grace_period, tasks.wait()).await.is_err() {
+        warn!(grace = ?config.shutdown_grace_period, "graceful shutdown timed out");
+    }
+    let _ = cluster.update_node(&local, |info| info.status = NodeStatus::Stopped).await;
+    if let Ok(Some(record)) = cluster.directory().get(&local).await {
+        let _ = cluster.directory().compare_and_set(&local, Some(&record), None).await;
+    }
+    info!(node_id = %local, "stopped");
+
+    if aborted {
+        return match server_task.await {
+            Ok(Err(error)) => Err(error),
+            _ => Err(NodeError::Serve("the grpc server stopped unexpectedly".to_owned())),
+        };
+    }
+    Ok(())
+}
+
+/// The tick (mirrors `OrbitServer.tick`): renew this server's own lease when due (joining
+/// again under the same id if its record expired), reload the cluster view, cull expired
+/// records and leases.
+async fn maintenance(
+    cluster: Arc<ClusterManager>,
+    addressables: Arc<AddressableManager>,
+    local: NodeId,
+    challenge_token: String,
+    config: config::Config,
+    token: CancellationToken,
+) {
+    let mut interval = tokio::time::interval(config.tick_rate);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            () = token.cancelled() => return,
+            _ = interval.tick() => {}
+        }
+        let now = cluster.now();
+        let due = match cluster.directory().get(&local).await {
+            Ok(Some(own)) => own.lease.renew_at.is_before(now),
+            _ => true,
+        };
+        if due {
+            match cluster.renew_lease(&local, &challenge_token, NodeCapabilities::default()).await {
+                Ok(_) => {}
+                Err(ClusterError::InvalidNodeId(_)) => {
+                    warn!(node_id = %local, "own record expired; joining again");
+                    let _ = cluster.directory().get(&local).await;
+                    if let Err(error) = cluster
+                        .join_cluster(
+                            MANAGEMENT_NAMESPACE,
+                            NodeCapabilities::default(),
+                            Some(config.advertise_url.clone()),
+                            NodeStatus::Active,
+                            Some(&local.key),
+                        )
+                        .await
+                    {
+                        warn!(node_id = %local, error = %error, "rejoin failed; retrying next tick");
+                    }
+                }
+                Err(error) => warn!(node_id = %local, error = %error, "own lease renewal failed"),
+            }
+        }
+        if let Err(error) = cluster.refresh().await {
+            warn!(error = %error, "cluster view refresh failed");
+        }
+        let _ = cluster.directory().tick(now).await;
+        let _ = addressables.directory().tick(now).await;
+    }
+}

@@ -1,0 +1,174 @@
+//! The message pipeline: what happens to each message read from a stream (mirrors
+//! `pipeline/step/*.kt`).
+//!
+//! Inbound: auth (trust the `source` only from management peers), verify (the source is a
+//! live node), placement (invocation requests get their host; info requests are answered),
+//! then routing. Outbound: routing over the cluster view with immediate retries, then
+//! transport to the next hop's stream. A failure becomes an `error` reply to the source
+//! with the failed message's id, described with the Kotlin exception text.
+
+use std::sync::Arc;
+
+use compat_proto::render::{KotlinException, delivery_failed_description};
+use compat_proto::{InvocationReason, Message, MessageContent, MessageTarget, NodeId, pb};
+use thiserror::Error;
+use tracing::{debug, warn};
+
+use crate::mesh::addressable::PlacementError;
+use crate::mesh::cluster::ClusterError;
+use crate::mesh::{AddressableManager, ClusterManager};
+use crate::net::Connections;
+
+/// Why a message could not be processed; displays as the Kotlin exception text that the
+/// sender receives in an `error` reply.
+#[derive(Debug, Error)]
+pub enum PipelineError {
+    /// The source is unknown or expired.
+    #[error("{}", KotlinException::InvalidNodeId(.0.clone()))]
+    InvalidSource(NodeId),
+    /// Placement failed.
+    #[error(transparent)]
+    Placement(#[from] PlacementError),
+    /// The node directory failed.
+    #[error(transparent)]
+    Cluster(#[from] ClusterError),
+    /// A message without a target reached routing.
+    #[error("{}", KotlinException::TargetNotResolved)]
+    TargetNotResolved,
+    /// The next hop has no live stream.
+    #[error("{}", KotlinException::TargetNotConnected(.0.clone()))]
+    NotConnected(NodeId),
+}
+
+/// Routes messages between the streams of one server.
+pub struct Pipeline {
+    local: NodeId,
+    cluster: Arc<ClusterManager>,
+    addressables: Arc<AddressableManager>,
+    connections: Arc<Connections>,
+    retry_attempts: i64,
+}
+
+impl Pipeline {
+    /// Returns a pipeline for the server `local`.
+    pub fn new(
+        local: NodeId,
+        cluster: Arc<ClusterManager>,
+        addressables: Arc<AddressableManager>,
+        connections: Arc<Connections>,
+        retry_attempts: i64,
+    ) -> Self {
+        Self { local, cluster, addressables, connections, retry_attempts }
+    }
+
+    /// Processes a message read from the stream of `connection`, answering failures with
+    /// an `error` message to its source.
+    pub async fn on_inbound(&self, message: Message, connection: &NodeId) {
+        let message_id = message.message_id;
+        let fallback_source = message.source.clone();
+        let is_error = matches!(message.content, MessageContent::Error { .. });
+        match self.inbound(message, connection).await {
+            Ok(()) => {}
+            Err((source, error)) if !is_error => {
+                let source = source.or(fallback_source).unwrap_or_else(|| connection.clone());
+                debug!(%source, message_id, error = %error, "message failed; replying with an error");
+                self.reply_error(message_id, source, error.to_string()).await;
+            }
+            Err((_, error)) => debug!(message_id, error = %error, "an error message could not be delivered"),
+        }
+    }
+
+    /// Sends an `error` reply to `target` (errors about errors are only logged).
+    pub async fn reply_error(&self, message_id: i64, target: NodeId, description: String) {
+        let reply = Message {
+            content: MessageContent::Error { description },
+            message_id,
+            source: Some(self.local.clone()),
+            target: Some(MessageTarget::Unicast(target)),
+            attempts: 0,
+        };
+        if let Err(error) = self.outbound(reply).await {
+            debug!(message_id, error = %error, "error reply could not be delivered");
+        }
+    }
+
+    async fn inbound(&self, mut message: Message, connection: &NodeId) -> Result<(), (Option<NodeId>, PipelineError)> {
+        // Auth: only management peers may speak for another node (AuthStep.kt).
+        if message.source.is_none() || !connection.is_management() {
+            message.source = Some(connection.clone());
+        }
+        let source = message.source.clone().unwrap_or_else(|| connection.clone());
+        let fail = |e: PipelineError| (Some(source.clone()), e);
+
+        // Verify (VerifyStep.kt).
+        if self.cluster.valid_node(&source).await.map_err(|e| fail(e.into()))?.is_none() {
+            return Err(fail(PipelineError::InvalidSource(source.clone())));
+        }
+
+        // Placement (PlacementStep.kt): the sender's target is ignored for requests.
+        match &message.content {
+            MessageContent::InvocationRequest { destination, reason, .. } => {
+                let ineligible =
+                    if *reason == InvocationReason::Rerouted { vec![connection.clone()] } else { Vec::new() };
+                let host = self
+                    .addressables
+                    .locate_or_place(&source.namespace, destination, ineligible)
+                    .await
+                    .map_err(|e| fail(e.into()))?;
+                message.target = Some(MessageTarget::Unicast(host));
+            }
+            MessageContent::ConnectionInfoRequest => {
+                // The reply keeps the requester's id as its source, as Kotlin's does.
+                let reply = Message {
+                    content: MessageContent::ConnectionInfoResponse { node_id: self.local.clone() },
+                    message_id: message.message_id,
+                    source: Some(source.clone()),
+                    target: Some(MessageTarget::Unicast(source.clone())),
+                    attempts: 0,
+                };
+                return self.outbound(reply).await.map_err(fail);
+            }
+            _ => {}
+        }
+        if message.target.is_none() {
+            return Err(fail(PipelineError::TargetNotResolved));
+        }
+        self.outbound(message).await.map_err(fail)
+    }
+
+    /// Routes a message from this server: shortest path, immediate retries, then transport.
+    async fn outbound(&self, mut message: Message) -> Result<(), PipelineError> {
+        loop {
+            let destination = message
+                .target
+                .as_ref()
+                .and_then(MessageTarget::destination)
+                .cloned()
+                .ok_or(PipelineError::TargetNotResolved)?;
+            let route = self.cluster.find_route(&self.local, &destination);
+            let Some(next_hop) = route.first().cloned() else {
+                // RoutingStep.kt: retry at once, then turn the message into a delivery error.
+                if message.attempts < self.retry_attempts {
+                    message.attempts += 1;
+                    continue;
+                }
+                if matches!(message.content, MessageContent::Error { .. }) {
+                    warn!(message_id = message.message_id, %destination, "dropping an undeliverable error");
+                    return Ok(());
+                }
+                let Some(source) = message.source.clone() else {
+                    return Ok(());
+                };
+                message.content = MessageContent::Error { description: delivery_failed_description(message.attempts) };
+                message.target = Some(MessageTarget::Unicast(source));
+                message.attempts = 0;
+                continue;
+            };
+            message.target = Some(MessageTarget::RoutedUnicast(route));
+            return self
+                .connections
+                .send(&next_hop, pb::MessageProto::from(message))
+                .map_err(|_| PipelineError::NotConnected(next_hop));
+        }
+    }
+}

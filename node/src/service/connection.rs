@@ -1,0 +1,163 @@
+//! `orbit.shared.Connection/OpenStream`: the long-lived message stream of each client or
+//! peer (mirrors `ConnectionService.kt` and `ConnectionManager.onNewClient`).
+//!
+//! A reader task per stream feeds the pipeline; replies reach the stream through an mpsc
+//! channel registered in [`Connections`]. When the stream ends (the client went away, or
+//! the node is stopping), the registration and the routing edges are removed.
+
+use std::sync::Arc;
+
+use compat_proto::render::KotlinException;
+use compat_proto::{Message, MessageContent, NodeId, pb};
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tonic::{Request, Response, Status, Streaming};
+use tracing::{debug, info, warn};
+
+use crate::error::StatusKind;
+use crate::mesh::ClusterManager;
+use crate::net::{Connections, Outbound, STREAM_BUFFER};
+use crate::pipeline::Pipeline;
+use crate::service::CallerIdentity;
+
+/// The Connection service.
+pub struct ConnectionService {
+    local: NodeId,
+    cluster: Arc<ClusterManager>,
+    connections: Arc<Connections>,
+    pipeline: Arc<Pipeline>,
+    tasks: TaskTracker,
+    token: CancellationToken,
+}
+
+impl ConnectionService {
+    /// Returns the service for the server `local`; its stream tasks belong to `tasks` and
+    /// end when `token` is cancelled.
+    pub fn new(
+        local: NodeId,
+        cluster: Arc<ClusterManager>,
+        connections: Arc<Connections>,
+        pipeline: Arc<Pipeline>,
+        tasks: TaskTracker,
+        token: CancellationToken,
+    ) -> Self {
+        Self { local, cluster, connections, pipeline, tasks, token }
+    }
+}
+
+#[tonic::async_trait]
+impl pb::connection_server::Connection for ConnectionService {
+    type OpenStreamStream = ReceiverStream<Outbound>;
+
+    async fn open_stream(
+        &self,
+        request: Request<Streaming<pb::MessageProto>>,
+    ) -> Result<Response<Self::OpenStreamStream>, Status> {
+        let Some(caller) = CallerIdentity::from_metadata(request.metadata()).node_id() else {
+            return Err(StatusKind::Unknown.to_status(""));
+        };
+        let (tx, rx) = mpsc::channel::<Outbound>(STREAM_BUFFER);
+        let valid = self.cluster.valid_node(&caller).await.ok().flatten().is_some();
+        if !valid {
+            // One error message without id, source or target, then a clean end of stream.
+            let description = KotlinException::InvalidNodeId(caller.clone()).to_string();
+            let message = Message::new(MessageContent::Error { description });
+            let _ = tx.send(Ok(pb::MessageProto::from(message))).await;
+            return Ok(Response::new(ReceiverStream::new(rx)));
+        }
+
+        let registration = self.connections.register(caller.clone(), tx);
+        add_edges(&self.cluster, &self.local, &caller).await;
+        info!(node_id = %caller, "stream opened");
+
+        let inbound = request.into_inner();
+        let reader = StreamReader {
+            caller,
+            registration,
+            local: self.local.clone(),
+            cluster: self.cluster.clone(),
+            connections: self.connections.clone(),
+            pipeline: self.pipeline.clone(),
+            tasks: self.tasks.clone(),
+        };
+        let token = self.token.clone();
+        self.tasks.spawn(reader.run(inbound, token));
+        Ok(Response::new(ReceiverStream::new(rx)))
+    }
+}
+
+struct StreamReader {
+    caller: NodeId,
+    registration: u64,
+    local: NodeId,
+    cluster: Arc<ClusterManager>,
+    connections: Arc<Connections>,
+    pipeline: Arc<Pipeline>,
+    tasks: TaskTracker,
+}
+
+impl StreamReader {
+    async fn run(self, mut inbound: Streaming<pb::MessageProto>, token: CancellationToken) {
+        loop {
+            let next = tokio::select! {
+                () = token.cancelled() => break,
+                next = inbound.message() => next,
+            };
+            match next {
+                Ok(Some(wire)) => self.accept(wire),
+                Ok(None) => break,
+                Err(status) => {
+                    debug!(node_id = %self.caller, %status, "stream ended with an error");
+                    break;
+                }
+            }
+        }
+        // The client went away (or we are stopping): forget its stream and routing edges.
+        self.connections.unregister(&self.caller, self.registration);
+        remove_edges(&self.cluster, &self.local, &self.caller).await;
+        info!(node_id = %self.caller, "stream closed");
+    }
+
+    fn accept(&self, wire: pb::MessageProto) {
+        let message_id = wire.message_id;
+        let pipeline = self.pipeline.clone();
+        let caller = self.caller.clone();
+        match Message::try_from(wire) {
+            Ok(message) => {
+                self.tasks.spawn(async move { pipeline.on_inbound(message, &caller).await });
+            }
+            Err(error) => {
+                // Kotlin would close the stream; we answer this message and keep serving.
+                warn!(node_id = %caller, message_id, error = %error, "malformed message");
+                let description = format!("malformed message: {error}");
+                self.tasks.spawn(async move { pipeline.reply_error(message_id, caller, description).await });
+            }
+        }
+    }
+}
+
+/// Records the direct connection both ways: this server in the caller's record, the caller
+/// in this server's record (`visibleNodes` are the routing graph's edges).
+async fn add_edges(cluster: &ClusterManager, local: &NodeId, caller: &NodeId) {
+    let local_id = local.clone();
+    let caller_id = caller.clone();
+    if let Err(error) = cluster.update_node(caller, |info| push_unique(&mut info.visible_nodes, &local_id)).await {
+        warn!(node_id = %caller, error = %error, "cannot record the connection in the caller's record");
+    }
+    if let Err(error) = cluster.update_node(local, |info| push_unique(&mut info.visible_nodes, &caller_id)).await {
+        warn!(node_id = %caller, error = %error, "cannot record the connection in this server's record");
+    }
+}
+
+async fn remove_edges(cluster: &ClusterManager, local: &NodeId, caller: &NodeId) {
+    let _ = cluster.update_node(caller, |info| info.visible_nodes.retain(|n| n != local)).await;
+    let _ = cluster.update_node(local, |info| info.visible_nodes.retain(|n| n != caller)).await;
+}
+
+fn push_unique(nodes: &mut Vec<NodeId>, node: &NodeId) {
+    if !nodes.contains(node) {
+        nodes.push(node.clone());
+    }
+}
