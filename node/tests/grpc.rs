@@ -1,0 +1,285 @@
+//! Starts a node on 127.0.0.1:0 and talks to it through the generated `pb` clients, the way
+//! a Kotlin orbit-client does: metadata identity, JoinCluster, OpenStream, invocations.
+
+use std::time::Duration;
+
+use compat_proto::pb::{self, message_content_proto::Content};
+use compat_proto::{AddressableReference, Key, Message, MessageContent, NodeId};
+use orbit_node::Config;
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, oneshot};
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::metadata::MetadataValue;
+use tonic::transport::Channel;
+
+struct TestNode {
+    endpoint: String,
+    stop: Option<oneshot::Sender<()>>,
+    handle: tokio::task::JoinHandle<Result<(), orbit_node::NodeError>>,
+}
+
+impl TestNode {
+    async fn start() -> TestNode {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let port = listener.local_addr().expect("bound").port();
+        let args = vec!["--port".to_owned(), port.to_string(), "--shutdown-grace-seconds".to_owned(), "2".to_owned()];
+        let config = Config::from_env(&std::collections::HashMap::new(), &args).expect("valid config");
+        let (stop, stopped) = oneshot::channel::<()>();
+        let handle = tokio::spawn(orbit_node::run_with_listener(config, listener, async move {
+            let _ = stopped.await;
+        }));
+        TestNode { endpoint: format!("http://127.0.0.1:{port}"), stop: Some(stop), handle }
+    }
+
+    async fn channel(&self) -> Channel {
+        Channel::from_shared(self.endpoint.clone()).expect("uri").connect().await.expect("connects")
+    }
+
+    async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let outcome = tokio::time::timeout(Duration::from_secs(10), self.handle).await.expect("stops in time");
+        outcome.expect("task").expect("clean stop");
+    }
+}
+
+fn with_identity<T>(message: T, namespace: Option<&str>, key: Option<&str>) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    if let Some(namespace) = namespace {
+        request.metadata_mut().insert("namespace", MetadataValue::try_from(namespace).expect("ascii"));
+    }
+    if let Some(key) = key {
+        request.metadata_mut().insert("nodekey", MetadataValue::try_from(key).expect("ascii"));
+    }
+    request
+}
+
+struct Client {
+    id: NodeId,
+    token: String,
+    outbound: mpsc::Sender<pb::MessageProto>,
+    inbound: tonic::Streaming<pb::MessageProto>,
+}
+
+async fn join(channel: &Channel, namespace: &str, types: &[&str]) -> Client {
+    let mut management = pb::node_management_client::NodeManagementClient::new(channel.clone());
+    let capabilities = pb::CapabilitiesProto { addressable_types: types.iter().map(|t| (*t).to_owned()).collect() };
+    let response = management
+        .join_cluster(with_identity(
+            pb::JoinClusterRequestProto { capabilities: Some(capabilities) },
+            Some(namespace),
+            None,
+        ))
+        .await
+        .expect("join rpc")
+        .into_inner();
+    assert_eq!(response.status, 0, "join failed: {}", response.error_description);
+    let info = response.info.expect("join returns the record");
+    let id: NodeId = info.id.expect("id").into();
+    let token = info.lease.expect("lease").challenge_token;
+
+    let (outbound, rx) = mpsc::channel(16);
+    let mut connection = pb::connection_client::ConnectionClient::new(channel.clone());
+    let inbound = connection
+        .open_stream(with_identity(ReceiverStream::new(rx), Some(&id.namespace), Some(&id.key)))
+        .await
+        .expect("stream opens")
+        .into_inner();
+    Client { id, token, outbound, inbound }
+}
+
+async fn next_message(client: &mut Client) -> Message {
+    let wire = tokio::time::timeout(Duration::from_secs(10), client.inbound.message())
+        .await
+        .expect("a message arrives in time")
+        .expect("stream healthy")
+        .expect("stream open");
+    Message::try_from(wire).expect("well-formed")
+}
+
+fn invocation(id: i64, reference: AddressableReference) -> pb::MessageProto {
+    pb::MessageProto::from(Message {
+        message_id: id,
+        ..Message::new(MessageContent::InvocationRequest {
+            destination: reference,
+            method: "greet".into(),
+            arguments: "[\"[Lkotlin.Pair;\",[]]".into(),
+            reason: compat_proto::InvocationReason::Invocation,
+        })
+    })
+}
+
+#[tokio::test]
+async fn a_request_reaches_its_host_and_the_response_reaches_the_caller() {
+    let node = TestNode::start().await;
+    let channel = node.channel().await;
+    let mut host = join(&channel, "app", &["com.example.Greeter"]).await;
+    let mut caller = join(&channel, "app", &[]).await;
+    // OpenStream answers only after the stream is registered and the routing edges are
+    // written, so the route exists as soon as `join` returns.
+
+    let reference = AddressableReference::new("com.example.Greeter", Key::String("joe".into()));
+    caller.outbound.send(invocation(7, reference.clone())).await.expect("send");
+    let request = next_message(&mut host).await;
+    assert_eq!(request.message_id, 7);
+    assert_eq!(request.source, Some(caller.id.clone()), "the server stamps the caller's id");
+    assert_eq!(request.target, Some(compat_proto::MessageTarget::RoutedUnicast(vec![host.id.clone()])));
+    assert!(
+        matches!(request.content, MessageContent::InvocationRequest { ref destination, .. } if *destination == reference)
+    );
+
+    // The host validates its lease before activating, as a Kotlin client does.
+    let mut leases = pb::addressable_management_client::AddressableManagementClient::new(channel.clone());
+    let renewed = leases
+        .renew_lease(with_identity(
+            pb::RenewAddressableLeaseRequestProto { reference: Some(reference.clone().into()) },
+            Some(&host.id.namespace),
+            Some(&host.id.key),
+        ))
+        .await
+        .expect("rpc")
+        .into_inner();
+    assert_eq!(renewed.status, 0, "{}", renewed.error_description);
+    let stranger = leases
+        .renew_lease(with_identity(
+            pb::RenewAddressableLeaseRequestProto { reference: Some(reference.clone().into()) },
+            Some(&caller.id.namespace),
+            Some(&caller.id.key),
+        ))
+        .await
+        .expect("rpc")
+        .into_inner();
+    assert_eq!(stranger.status, 1);
+    assert!(
+        stranger
+            .error_description
+            .starts_with("orbit.shared.exception.PlacementFailedException: Could not renew lease for")
+    );
+
+    let response = Message {
+        message_id: 7,
+        target: Some(compat_proto::MessageTarget::Unicast(caller.id.clone())),
+        ..Message::new(MessageContent::InvocationResponse { data: "\"Hello joe\"".into() })
+    };
+    host.outbound.send(response.into()).await.expect("send");
+    let answer = next_message(&mut caller).await;
+    assert_eq!(answer.message_id, 7);
+    assert_eq!(answer.source, Some(host.id.clone()));
+    assert_eq!(answer.content, MessageContent::InvocationResponse { data: "\"Hello joe\"".into() });
+
+    // Renewal keeps the token; a wrong token is refused with Kotlin's text.
+    let mut management = pb::node_management_client::NodeManagementClient::new(channel.clone());
+    let ok = management
+        .renew_lease(with_identity(
+            pb::RenewNodeLeaseRequestProto { challenge_token: host.token.clone(), capabilities: None },
+            Some(&host.id.namespace),
+            Some(&host.id.key),
+        ))
+        .await
+        .expect("rpc")
+        .into_inner();
+    assert_eq!(ok.status, 0);
+    let bad = management
+        .renew_lease(with_identity(
+            pb::RenewNodeLeaseRequestProto { challenge_token: "wrong".into(), capabilities: None },
+            Some(&host.id.namespace),
+            Some(&host.id.key),
+        ))
+        .await
+        .expect("rpc")
+        .into_inner();
+    assert_eq!(bad.status, 1);
+    assert_eq!(
+        bad.error_description,
+        format!("orbit.shared.exception.InvalidChallengeException: Invalid challenge for {}", host.id)
+    );
+    drop(host);
+    drop(caller);
+    node.stop().await;
+}
+
+#[tokio::test]
+async fn bad_input_gets_clear_answers_and_the_node_keeps_serving() {
+    let node = TestNode::start().await;
+    let channel = node.channel().await;
+    let mut management = pb::node_management_client::NodeManagementClient::new(channel.clone());
+
+    // JoinCluster without a namespace: an ERROR response, as Kotlin's null check gives.
+    let no_namespace =
+        management.join_cluster(with_identity(pb::JoinClusterRequestProto::default(), None, None)).await.expect("rpc");
+    assert_eq!(no_namespace.get_ref().status, 1);
+    assert!(no_namespace.get_ref().error_description.contains("parameter namespace"));
+
+    // RenewLease without identity, and for an unknown node.
+    let anonymous = management
+        .renew_lease(with_identity(pb::RenewNodeLeaseRequestProto::default(), Some("app"), None))
+        .await
+        .expect("rpc")
+        .into_inner();
+    assert_eq!(anonymous.error_description, "java.lang.IllegalStateException: Node ID was not specified");
+    let unknown = management
+        .renew_lease(with_identity(pb::RenewNodeLeaseRequestProto::default(), Some("app"), Some("nobody")))
+        .await
+        .expect("rpc")
+        .into_inner();
+    assert_eq!(
+        unknown.error_description,
+        "orbit.shared.exception.InvalidNodeId: (app:nobody) is not valid. Did the lease expire?"
+    );
+
+    // LeaveCluster without identity: gRPC UNKNOWN, like Kotlin.
+    let leave = management.leave_cluster(with_identity(pb::LeaveClusterRequestProto {}, Some("app"), None)).await;
+    assert_eq!(leave.expect_err("no identity").code(), tonic::Code::Unknown);
+
+    // A stream for an unknown node gets one error message and ends cleanly.
+    let (_tx, rx) = mpsc::channel::<pb::MessageProto>(1);
+    let mut connection = pb::connection_client::ConnectionClient::new(channel.clone());
+    let mut stream = connection
+        .open_stream(with_identity(ReceiverStream::new(rx), Some("app"), Some("ghost")))
+        .await
+        .expect("opens")
+        .into_inner();
+    let first = stream.message().await.expect("ok").expect("one message");
+    match first.content.and_then(|c| c.content) {
+        Some(Content::Error(e)) => {
+            assert_eq!(
+                e.description,
+                "orbit.shared.exception.InvalidNodeId: (app:ghost) is not valid. Did the lease expire?"
+            );
+        }
+        other => panic!("expected an error message, got {other:?}"),
+    }
+    assert!(stream.message().await.expect("clean end").is_none());
+
+    // A message with no content and one with an unset key oneof each get an error reply.
+    let mut client = join(&channel, "app", &[]).await;
+    client.outbound.send(pb::MessageProto { message_id: 41, ..Default::default() }).await.expect("send");
+    let reply = next_message(&mut client).await;
+    assert_eq!(reply.message_id, 41);
+    assert!(
+        matches!(reply.content, MessageContent::Error { ref description } if description.contains("content is missing"))
+    );
+    let mut keyless = invocation(42, AddressableReference::new("t", Key::None));
+    if let Some(Content::InvocationRequest(r)) = keyless.content.as_mut().and_then(|c| c.content.as_mut()) {
+        r.reference.as_mut().expect("set").key = Some(pb::AddressableKeyProto { key: None });
+    }
+    client.outbound.send(keyless).await.expect("send");
+    let reply = next_message(&mut client).await;
+    assert_eq!(reply.message_id, 42);
+
+    // An info request is answered with this server's id.
+    let info =
+        pb::MessageProto::from(Message { message_id: 43, ..Message::new(MessageContent::ConnectionInfoRequest) });
+    client.outbound.send(info).await.expect("send");
+    let reply = next_message(&mut client).await;
+    assert_eq!(reply.message_id, 43);
+    assert!(matches!(reply.content, MessageContent::ConnectionInfoResponse { ref node_id } if node_id.is_management()));
+
+    // Health is SERVING while the node runs.
+    let mut health = pb::health::health_client::HealthClient::new(channel.clone());
+    let status = health.check(pb::health::HealthCheckRequest::default()).await.expect("rpc").into_inner().status;
+    assert_eq!(status, 1);
+    drop(client);
+    node.stop().await;
+}
