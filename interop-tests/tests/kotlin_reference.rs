@@ -19,7 +19,10 @@ async fn kotlin_client_calls_kotlin_actor_through_kotlin_server() -> anyhow::Res
     let port = free_port()?;
     let port_text = port.to_string();
     let endpoint = format!("127.0.0.1:{port}");
-    println!("layout: kotlin server on {endpoint}, one kotlin host client, one kotlin caller; logs in {}", logs.display());
+    println!(
+        "layout: kotlin server on {endpoint}, one kotlin host client, one kotlin caller; logs in {}",
+        logs.display()
+    );
 
     let (mut server, ready) = HarnessProcess::start("server", &logs, &["server", "--port", &port_text]).await?;
     println!("{ready}");
@@ -52,14 +55,19 @@ async fn kotlin_client_calls_kotlin_actor_through_kotlin_server() -> anyhow::Res
         let id = answer["id"].as_str().unwrap_or_default().to_owned();
         answers.insert(id, answer);
     }
-    assert_eq!(answers["string"], json!({"id": "string", "ok": true, "result": "héllo 🚀"}));
-    assert_eq!(answers["int32"], json!({"id": "int32", "ok": true, "result": 2147483647}));
-    assert_eq!(answers["int64"], json!({"id": "int64", "ok": true, "result": -9_223_372_036_854_775_807_i64}));
-    assert_eq!(answers["nokey"], json!({"id": "nokey", "ok": true, "result": "pong"}));
-    assert_eq!(answers["list"], json!({"id": "list", "ok": true, "result": ["a", "b"]}));
-    assert_eq!(answers["map"], json!({"id": "map", "ok": true, "result": {"a": 1, "b": 2}}));
-    assert_eq!(answers["key"]["ok"], json!(true));
-    assert!(answers["key"]["result"].as_str().is_some_and(|k| k.contains("42")), "{}", answers["key"]);
+    let expect_ok = |id: &str, result: Value, class: &str| {
+        let answer = &answers[id];
+        assert_eq!(answer["ok"], json!(true), "{answer}");
+        assert_eq!(answer["result"], result, "{answer}");
+        assert_eq!(answer["resultClass"], json!(class), "{answer}");
+    };
+    expect_ok("string", json!("héllo 🚀"), "java.lang.String");
+    expect_ok("int32", json!(2147483647), "java.lang.Integer");
+    expect_ok("int64", json!(-9_223_372_036_854_775_807_i64), "java.lang.Long");
+    expect_ok("nokey", json!("pong"), "java.lang.String");
+    expect_ok("list", json!(["a", "b"]), "java.util.ArrayList");
+    expect_ok("map", json!({"a": 1, "b": 2}), "java.util.LinkedHashMap");
+    expect_ok("key", json!("Int64Key(key=42)"), "java.lang.String");
     assert_eq!(answers["fail"]["ok"], json!(false));
     let error = answers["fail"]["error"].as_str().unwrap_or_default();
     assert!(error.contains("java.lang.IllegalArgumentException: on purpose"), "unexpected error text: {error}");
