@@ -80,10 +80,10 @@ impl HarnessProcess {
             }
         });
         let mut process = Self { name: name.to_owned(), child, stdin, lines };
-        let ready = process
-            .next_line_matching(READY_TIMEOUT, |line| line.starts_with("READY"))
-            .await
-            .with_context(|| format!("{name} did not get ready; see {}", log_dir.join(format!("{name}.log")).display()))?;
+        let ready =
+            process.next_line_matching(READY_TIMEOUT, |line| line.starts_with("READY")).await.with_context(|| {
+                format!("{name} did not get ready; see {}", log_dir.join(format!("{name}.log")).display())
+            })?;
         Ok((process, ready))
     }
 
@@ -131,7 +131,8 @@ impl HarnessProcess {
 
     /// Waits for the process to exit on its own within `limit`, returning its exit code.
     pub async fn wait_exit(&mut self, limit: Duration) -> anyhow::Result<Option<i32>> {
-        let status = timeout(limit, self.child.wait()).await.with_context(|| format!("{} did not exit", self.name))??;
+        let status =
+            timeout(limit, self.child.wait()).await.with_context(|| format!("{} did not exit", self.name))??;
         Ok(status.code())
     }
 

@@ -3,9 +3,13 @@
 //! * `jvm`: starting a harness subcommand as a child process, waiting for its ready line,
 //!   reading its JSON lines, keeping its logs, and stopping it (also when a test panics).
 //! * `ports`: free loopback ports for the processes a test starts.
+//! * `servers`: the Kotlin or Rust server a scenario runs against.
+//! * `scenario`: harness callers, call lists and the answers they observe.
 //!
 //! The harness jar is built by `mvn -f interop-tests/jvm/pom.xml package`; a missing jar
 //! fails the test with that command rather than skipping it.
 
 pub mod jvm;
 pub mod ports;
+pub mod scenario;
+pub mod servers;
