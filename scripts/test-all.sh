@@ -64,12 +64,36 @@ check_vectors_fresh() {
   echo "golden vectors: $(ls compat-proto/testdata/proto/*.bin | wc -l) protobuf, $(ls compat-proto/testdata/payloads/*.json | wc -l) payloads, unchanged"
 }
 
+kotlin_orbit_available() {
+  # The real Kotlin Orbit 2.0.0-alpha.108 artifacts: from Maven Central where it serves them,
+  # or from the local Maven repository.
+  mvn -B -q dependency:get -Dtransitive=false -Dartifact=cloud.orbit:orbit-server:2.0.0-alpha.108 >/dev/null 2>&1 &&
+    mvn -B -q dependency:get -Dtransitive=false -Dartifact=cloud.orbit:orbit-client:2.0.0-alpha.108 >/dev/null 2>&1
+}
+
 phase "install prerequisites" install_prerequisites
 phase "cargo fmt --check" cargo fmt --all --check
 phase "cargo clippy" cargo clippy --workspace --all-targets -- -D warnings
-phase "maven build + JVM tests" "${MVN[@]}" verify
-phase "golden vectors fresh" check_vectors_fresh
-phase "cargo test" cargo test --workspace -- --nocapture --test-threads=1
+phase "cargo build orbit-node" cargo build -p orbit-node
+
+if kotlin_orbit_available; then
+  phase "maven build + JVM tests" "${MVN[@]}" verify
+  phase "golden vectors fresh" check_vectors_fresh
+  phase "cargo test" cargo test --workspace -- --nocapture --test-threads=1
+else
+  cat >&2 <<'BANNER'
+************************************************************************************
+* BLOCKED: cloud.orbit:orbit-server / orbit-client 2.0.0-alpha.108 cannot be      *
+* resolved (the Maven Central this machine reaches answers 404 for cloud/orbit/    *
+* orbit-*/2.0.0-alpha.108, and the local Maven repository does not have them).     *
+* NOT RUN: the Kotlin harness build, the JVM test of Rust-encoded bytes, the       *
+* golden-vector regeneration check, and every live interop test (orbit-interop-    *
+* tests). The Rust tests still check the committed Kotlin-made vectors.            *
+************************************************************************************
+BANNER
+  SUMMARY+=("$(printf '%-28s %4s  BLOCKED (no Kotlin Orbit artifacts)' "kotlin harness + interop" "-")")
+  phase "cargo test (no interop)" cargo test --workspace --exclude orbit-interop-tests -- --nocapture --test-threads=1
+fi
 
 echo
 echo "Summary (total ${SECONDS}s):"
