@@ -4,6 +4,7 @@
 //!   reading its JSON lines, keeping its logs, and stopping it (also when a test panics).
 //! * `ports`: free loopback ports for the processes a test starts.
 //! * `servers`: the Kotlin or Rust server a scenario runs against.
+//! * `raw`: a raw gRPC client with Orbit identity metadata and arbitrary frames.
 //! * `scenario`: harness callers, call lists and the answers they observe.
 //!
 //! The harness jar is built by `mvn -f interop-tests/jvm/pom.xml package`; a missing jar
@@ -11,5 +12,6 @@
 
 pub mod jvm;
 pub mod ports;
+pub mod raw;
 pub mod scenario;
 pub mod servers;

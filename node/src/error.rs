@@ -12,6 +12,8 @@ pub enum StatusKind {
     Unknown,
     /// An RPC the Kotlin server does not implement either (`Health/Watch`).
     Unimplemented,
+    /// What grpc-java does to a stream whose inbound message exceeds 4 MiB.
+    Cancelled,
 }
 
 impl StatusKind {
@@ -20,7 +22,21 @@ impl StatusKind {
         match self {
             Self::Unknown => tonic::Status::unknown(message),
             Self::Unimplemented => tonic::Status::unimplemented(message),
+            Self::Cancelled => tonic::Status::cancelled(message),
         }
+    }
+}
+
+/// Returns the status that ends a stream whose inbound half failed with `error`, as the
+/// Kotlin server ends it: an oversized message cancels the call, an undecodable frame
+/// fails it with UNKNOWN. `None` when the client itself went away (nothing to answer).
+pub fn stream_failure_status(error: &tonic::Status) -> Option<tonic::Status> {
+    match error.code() {
+        tonic::Code::OutOfRange | tonic::Code::ResourceExhausted => {
+            Some(StatusKind::Cancelled.to_status(format!("message rejected: {}", error.message())))
+        }
+        tonic::Code::Internal => Some(StatusKind::Unknown.to_status(format!("malformed frame: {}", error.message()))),
+        _ => None,
     }
 }
 
@@ -51,5 +67,11 @@ mod tests {
     fn status_kinds_map_to_the_codes_kotlin_answers_with() {
         assert_eq!(StatusKind::Unknown.to_status("").code(), tonic::Code::Unknown);
         assert_eq!(StatusKind::Unimplemented.to_status("").code(), tonic::Code::Unimplemented);
+        assert_eq!(StatusKind::Cancelled.to_status("").code(), tonic::Code::Cancelled);
+        let too_big = stream_failure_status(&tonic::Status::out_of_range("too large")).expect("answered");
+        assert_eq!(too_big.code(), tonic::Code::Cancelled);
+        let garbage = stream_failure_status(&tonic::Status::internal("decode")).expect("answered");
+        assert_eq!(garbage.code(), tonic::Code::Unknown);
+        assert!(stream_failure_status(&tonic::Status::cancelled("client left")).is_none());
     }
 }

@@ -209,7 +209,7 @@ async fn bad_input_gets_clear_answers_and_the_node_keeps_serving() {
     let no_namespace =
         management.join_cluster(with_identity(pb::JoinClusterRequestProto::default(), None, None)).await.expect("rpc");
     assert_eq!(no_namespace.get_ref().status, 1);
-    assert!(no_namespace.get_ref().error_description.contains("parameter namespace"));
+    assert_eq!(no_namespace.get_ref().error_description, "java.lang.IllegalStateException: namespace must not be null");
 
     // RenewLease without identity, and for an unknown node.
     let anonymous = management

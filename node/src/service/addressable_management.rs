@@ -3,11 +3,13 @@
 
 use std::sync::Arc;
 
+use compat_proto::render::KotlinException;
 use compat_proto::{AddressableReference, pb};
 use tonic::{Request, Response, Status};
 
+use crate::error::StatusKind;
 use crate::mesh::AddressableManager;
-use crate::service::{CallerIdentity, null_parameter_description};
+use crate::service::{CallerIdentity, null_expression_description};
 
 /// The AddressableManagement service.
 pub struct AddressableManagementService {
@@ -29,20 +31,25 @@ fn error(description: String) -> pb::RenewAddressableLeaseResponseProto {
     }
 }
 
+/// Kotlin converts the reference before it looks at the caller's identity; an unset key
+/// (or reference) fails that conversion with this text.
+fn invalid_key_type() -> String {
+    KotlinException::InvalidKeyType.to_string()
+}
+
 #[tonic::async_trait]
 impl pb::addressable_management_server::AddressableManagement for AddressableManagementService {
     async fn renew_lease(
         &self,
         request: Request<pb::RenewAddressableLeaseRequestProto>,
     ) -> Result<Response<pb::RenewAddressableLeaseResponseProto>, Status> {
-        let Some(owner) = CallerIdentity::from_metadata(request.metadata()).node_id() else {
-            let description = null_parameter_description("orbit.server.mesh.AddressableManager.renewLease", "nodeId");
-            return Ok(Response::new(error(description)));
-        };
+        let owner = CallerIdentity::from_metadata(request.metadata()).node_id();
         let reference = match request.into_inner().reference.map(AddressableReference::try_from) {
             Some(Ok(reference)) => reference,
-            Some(Err(e)) => return Ok(Response::new(error(format!("java.lang.IllegalStateException: {e}")))),
-            None => return Ok(Response::new(error("java.lang.IllegalStateException: Invalid key type".to_owned()))),
+            _ => return Ok(Response::new(error(invalid_key_type()))),
+        };
+        let Some(owner) = owner else {
+            return Ok(Response::new(error(null_expression_description("NODE_ID.get()"))));
         };
         Ok(Response::new(match self.addressables.renew_lease(&reference, &owner).await {
             Ok(lease) => pb::RenewAddressableLeaseResponseProto {
@@ -59,10 +66,14 @@ impl pb::addressable_management_server::AddressableManagement for AddressableMan
         request: Request<pb::AbandonAddressableLeaseRequestProto>,
     ) -> Result<Response<pb::AbandonAddressableLeaseResponseProto>, Status> {
         let owner = CallerIdentity::from_metadata(request.metadata()).node_id();
-        let reference = request.into_inner().reference.map(AddressableReference::try_from);
-        let abandoned = match (owner, reference) {
-            (Some(owner), Some(Ok(reference))) => self.addressables.abandon_lease(&reference, &owner).await,
-            _ => false,
+        // Kotlin converts the reference outside its try block: a bad one is an UNKNOWN status.
+        let reference = match request.into_inner().reference.map(AddressableReference::try_from) {
+            Some(Ok(reference)) => reference,
+            _ => return Err(StatusKind::Unknown.to_status(invalid_key_type())),
+        };
+        let abandoned = match owner {
+            Some(owner) => self.addressables.abandon_lease(&reference, &owner).await,
+            None => false,
         };
         Ok(Response::new(pb::AbandonAddressableLeaseResponseProto { abandoned }))
     }

@@ -16,7 +16,7 @@ use tokio_util::task::TaskTracker;
 use tonic::{Request, Response, Status, Streaming};
 use tracing::{debug, info, warn};
 
-use crate::error::StatusKind;
+use crate::error::{StatusKind, stream_failure_status};
 use crate::mesh::ClusterManager;
 use crate::net::{Connections, Outbound, STREAM_BUFFER};
 use crate::pipeline::Pipeline;
@@ -68,13 +68,14 @@ impl pb::connection_server::Connection for ConnectionService {
             return Ok(Response::new(ReceiverStream::new(rx)));
         }
 
-        let registration = self.connections.register(caller.clone(), tx);
+        let registration = self.connections.register(caller.clone(), tx.clone());
         add_edges(&self.cluster, &self.local, &caller).await;
         info!(node_id = %caller, "stream opened");
 
         let inbound = request.into_inner();
         let reader = StreamReader {
             caller,
+            outbound: tx,
             registration,
             local: self.local.clone(),
             cluster: self.cluster.clone(),
@@ -90,6 +91,8 @@ impl pb::connection_server::Connection for ConnectionService {
 
 struct StreamReader {
     caller: NodeId,
+    /// Ends the stream with a status when the inbound half fails.
+    outbound: mpsc::Sender<Outbound>,
     registration: u64,
     local: NodeId,
     cluster: Arc<ClusterManager>,
@@ -110,6 +113,10 @@ impl StreamReader {
                 Ok(None) => break,
                 Err(status) => {
                     debug!(node_id = %self.caller, %status, "stream ended with an error");
+                    if let Some(answer) = stream_failure_status(&status) {
+                        warn!(node_id = %self.caller, %status, "closing the stream after a bad frame");
+                        let _ = self.outbound.send(Err(answer)).await;
+                    }
                     break;
                 }
             }

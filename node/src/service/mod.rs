@@ -31,10 +31,8 @@ impl CallerIdentity {
     }
 }
 
-/// Returns the text the Kotlin server puts in an ERROR response when a non-null Kotlin
-/// parameter received null (the JVM's own message for the missing identity).
-pub fn null_parameter_description(method: &str, parameter: &str) -> String {
-    format!(
-        "java.lang.IllegalArgumentException: Parameter specified as non-null is null: method {method}, parameter {parameter}"
-    )
+/// Returns the text the Kotlin server puts in an ERROR response when a Java value it
+/// passes on as non-null was null: Kotlin's own null check, `<expression> must not be null`.
+pub fn null_expression_description(expression: &str) -> String {
+    format!("java.lang.IllegalStateException: {expression} must not be null")
 }

@@ -8,7 +8,7 @@ use tonic::{Request, Response, Status};
 
 use crate::error::StatusKind;
 use crate::mesh::ClusterManager;
-use crate::service::{CallerIdentity, null_parameter_description};
+use crate::service::{CallerIdentity, null_expression_description};
 
 /// The NodeManagement service.
 pub struct NodeManagementService {
@@ -46,8 +46,7 @@ impl pb::node_management_server::NodeManagement for NodeManagementService {
     ) -> Result<Response<pb::NodeLeaseResponseProto>, Status> {
         let identity = CallerIdentity::from_metadata(request.metadata());
         let Some(namespace) = identity.namespace else {
-            let description = null_parameter_description("orbit.server.mesh.ClusterManager.joinCluster", "namespace");
-            return Ok(Response::new(error(description)));
+            return Ok(Response::new(error(null_expression_description("namespace"))));
         };
         let capabilities: NodeCapabilities = request.into_inner().capabilities.map(Into::into).unwrap_or_default();
         let joined = self.cluster.join_cluster(&namespace, capabilities, None, NodeStatus::Active, None).await;
