@@ -135,6 +135,19 @@ async fn observe(kind: ServerKind) -> anyhow::Result<BTreeMap<&'static str, Stri
         "addressable renew without identity",
         outcome(r, |r| format!("status={} {}", r.status, r.error_description)),
     );
+    let reference = invocation(0, "x.Unhosted").content.and_then(|c| match c.content {
+        Some(Content::InvocationRequest(r)) => r.reference,
+        _ => None,
+    });
+    let request = pb::RenewAddressableLeaseRequestProto { reference: reference.clone() };
+    let r = leases.renew_lease(with_identity(request, Some(NAMESPACE), None)).await;
+    seen.insert(
+        "addressable renew with a reference, no node key",
+        outcome(r, |r| format!("status={} {}", r.status, r.error_description)),
+    );
+    let request = pb::AbandonAddressableLeaseRequestProto { reference };
+    let r = leases.abandon_lease(with_identity(request, Some(NAMESPACE), None)).await;
+    seen.insert("abandon with a reference, no node key", outcome(r, |r| format!("abandoned={}", r.abandoned)));
 
     let mut stream = RawStream::open(&channel, NAMESPACE, "ghost").await?;
     let first = stream.next_event(WAIT).await;
