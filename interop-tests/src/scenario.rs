@@ -85,3 +85,62 @@ pub fn every_argument_type() -> Vec<(&'static str, Value)> {
         ("fail", json!(["on purpose"])),
     ]
 }
+
+/// Repeats `call` (a fresh id each time) until it succeeds or `limit` passes; returns the
+/// successful answer and the distinct errors seen before it, in order.
+pub async fn call_until_ok(
+    caller: &mut HarnessProcess,
+    call: &Value,
+    limit: Duration,
+) -> anyhow::Result<(Value, Vec<String>)> {
+    let deadline = tokio::time::Instant::now() + limit;
+    let mut errors: Vec<String> = Vec::new();
+    for attempt in 0.. {
+        let mut line = call.clone();
+        line["id"] = json!(format!("{}#{attempt}", call["id"].as_str().unwrap_or("call")));
+        let answers = call_all(caller, &[line], limit).await?;
+        let answer = answers.into_values().next().unwrap_or(Value::Null);
+        if answer["ok"] == json!(true) {
+            return Ok((answer, errors));
+        }
+        let error = error_kind(answer["error"].as_str().unwrap_or_default());
+        if errors.last() != Some(&error) {
+            errors.push(error);
+        }
+        anyhow::ensure!(tokio::time::Instant::now() < deadline, "{} never succeeded; errors: {errors:?}", call["id"]);
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    unreachable!("the loop returns or fails")
+}
+
+/// Returns the part of an error text that does not vary between runs: timeouts lose their
+/// measured milliseconds and message dump, node keys are dropped.
+pub fn error_kind(error: &str) -> String {
+    if let Some(rest) = error.strip_prefix("orbit.client.util.TimeoutException: ") {
+        let timeout = rest.split(". ").next().unwrap_or(rest);
+        let configured = timeout.rsplit("timeout is ").next().unwrap_or(timeout);
+        return format!("orbit.client.util.TimeoutException: ... timeout is {configured}");
+    }
+    match error.find('(').zip(error.find(')')) {
+        Some((open, close)) if close > open && error[open..close].contains(':') => {
+            let namespace = error[open + 1..close].split(':').next().unwrap_or_default();
+            format!("{}({namespace}:<key>){}", &error[..open], &error[close + 1..])
+        }
+        _ => error.to_owned(),
+    }
+}
+
+/// Waits for a host's `EVENT` line about `key` with event `event`; returns the line.
+pub async fn expect_event(
+    host: &mut HarnessProcess,
+    event: &str,
+    key: &str,
+    limit: Duration,
+) -> anyhow::Result<String> {
+    let event_field = format!("\"event\":\"{event}\"");
+    let key_field = format!("\"key\":\"{key}\"");
+    host.next_line_matching(limit, |line| {
+        line.starts_with("EVENT") && line.contains(&event_field) && line.contains(&key_field)
+    })
+    .await
+}

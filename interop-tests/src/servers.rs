@@ -73,6 +73,7 @@ impl ServerProcess {
                 let log = std::fs::File::create(logs.join("rust-server.log"))?;
                 let child = Command::new(orbit_node_binary()?)
                     .args(["--port", &port_text, "--listen", "127.0.0.1", "--url", &endpoint])
+                    .args(["--metrics-port", &free_port()?.to_string()])
                     .args(args)
                     .env("ORBIT_LOG", "info,orbit_node=debug")
                     .stdin(Stdio::null())

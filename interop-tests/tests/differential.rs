@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use orbit_interop_tests::jvm::log_dir;
 use orbit_interop_tests::scenario::{
-    actors_by_key_kind, call, call_all, every_argument_type, start_caller, start_host,
+    actors_by_key_kind, call, call_all, every_argument_type, expect_event, start_caller, start_host,
 };
 use orbit_interop_tests::servers::{ServerKind, ServerProcess};
 use serde_json::{Value, json};
@@ -67,5 +67,139 @@ async fn every_key_kind_and_argument_type_matches_kotlin() -> anyhow::Result<()>
     }
     println!("{} calls compared", kotlin.len());
     assert!(differences.is_empty(), "the Rust server changed what Kotlin clients observe:\n{}", differences.join("\n"));
+    Ok(())
+}
+
+/// What the lifecycle scenario observes, comparable between the two servers.
+#[derive(Debug, PartialEq, Eq)]
+struct LifecycleObservation {
+    slow_call: String,
+    idle_deactivation: String,
+    reactivated_touch: Value,
+    after_graceful_leave: Vec<Value>,
+    errors_after_kill: Vec<String>,
+    after_kill: Vec<Value>,
+    lines_per_call: bool,
+}
+
+/// Timeouts, idle deactivation and reactivation, a host that leaves gracefully, and a host
+/// killed with SIGKILL (re-placed once its 10 s node lease expires).
+async fn lifecycle(kind: ServerKind) -> anyhow::Result<LifecycleObservation> {
+    let logs = log_dir(&format!("lifecycle_{}", kind.name()))?;
+    let mut server = ServerProcess::start(kind, &logs, &[]).await?;
+    println!("layout: {} server at {}; logs in {}", kind.name(), server.endpoint, logs.display());
+    let (mut host_a, _) = orbit_interop_tests::jvm::HarnessProcess::start(
+        "host-a",
+        &logs,
+        &["client", "--server", &server.endpoint, "--namespace", NAMESPACE, "--ttl-seconds", "2"],
+    )
+    .await?;
+    let (mut caller, _) = orbit_interop_tests::jvm::HarnessProcess::start(
+        "caller",
+        &logs,
+        &["call", "--server", &server.endpoint, "--namespace", NAMESPACE, "--timeout-seconds", "3"],
+    )
+    .await?;
+    let echo = "orbit.harness.actors.EchoActor";
+    let lifecycle = "orbit.harness.actors.LifecycleActor";
+    let limit = Duration::from_secs(60);
+
+    // A call slower than the caller's timeout.
+    let slow =
+        call_all(&mut caller, &[call("slow", echo, json!({"string": "s"}), "slow", json!([6000]))], limit).await?;
+    let slow_call = orbit_interop_tests::scenario::error_kind(slow["slow"]["error"].as_str().unwrap_or_default());
+
+    // Idle deactivation after the 2 s TTL, then reactivation on the next call.
+    call_all(&mut caller, &[call("touch1", lifecycle, json!({"string": "L1"}), "touch", json!([]))], limit).await?;
+    expect_event(&mut host_a, "activate", "L1", limit).await?;
+    let deactivated = expect_event(&mut host_a, "deactivate", "L1", Duration::from_secs(20)).await?;
+    let idle_deactivation =
+        deactivated.split("\"reason\":").nth(1).unwrap_or_default().trim_end_matches('}').to_owned();
+    let again =
+        call_all(&mut caller, &[call("touch2", lifecycle, json!({"string": "L1"}), "touch", json!([]))], limit).await?;
+    expect_event(&mut host_a, "activate", "L1", limit).await?;
+
+    // Five actors with state on host A; a second host joins; A leaves gracefully.
+    let counters: Vec<Value> =
+        (0..5).map(|i| call(format!("k{i}"), echo, json!({"string": format!("k{i}")}), "count", json!([]))).collect();
+    let first = call_all(&mut caller, &counters, limit).await?;
+    anyhow::ensure!(first.values().all(|a| a["result"] == json!(1)), "fresh counters start at 1: {first:?}");
+    let (mut host_b, _) = orbit_interop_tests::jvm::HarnessProcess::start(
+        "host-b",
+        &logs,
+        &["client", "--server", &server.endpoint, "--namespace", NAMESPACE],
+    )
+    .await?;
+    host_a.terminate(Duration::from_secs(30)).await?;
+    let mut after_graceful_leave = Vec::new();
+    for counter in &counters {
+        let mut counter = counter.clone();
+        counter["id"] = json!(format!("leave/{}", counter["id"].as_str().unwrap_or_default()));
+        let (answer, _) = orbit_interop_tests::scenario::call_until_ok(&mut caller, &counter, limit).await?;
+        after_graceful_leave.push(answer["result"].clone());
+    }
+
+    // Host B is killed outright; a third host takes over once B's node lease expires.
+    let (mut host_c, _) = orbit_interop_tests::jvm::HarnessProcess::start(
+        "host-c",
+        &logs,
+        &["client", "--server", &server.endpoint, "--namespace", NAMESPACE],
+    )
+    .await?;
+    host_b.kill().await?;
+    let mut errors_after_kill = Vec::new();
+    let mut after_kill = Vec::new();
+    for counter in &counters {
+        let mut counter = counter.clone();
+        counter["id"] = json!(format!("kill/{}", counter["id"].as_str().unwrap_or_default()));
+        let (answer, errors) = orbit_interop_tests::scenario::call_until_ok(&mut caller, &counter, limit).await?;
+        for error in errors {
+            if !errors_after_kill.contains(&error) {
+                errors_after_kill.push(error);
+            }
+        }
+        after_kill.push(answer["result"].clone());
+    }
+    errors_after_kill.sort();
+
+    caller.close_stdin();
+    caller.wait_exit(Duration::from_secs(30)).await?;
+    host_c.terminate(Duration::from_secs(30)).await?;
+    server.terminate(Duration::from_secs(20)).await?;
+
+    // No call was answered twice: one output line per call id.
+    let out = std::fs::read_to_string(logs.join("caller.out"))?;
+    let mut ids: Vec<String> = out
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .map(|v| v["id"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    let total = ids.len();
+    ids.sort();
+    ids.dedup();
+    Ok(LifecycleObservation {
+        slow_call,
+        idle_deactivation,
+        reactivated_touch: again["touch2"]["result"].clone(),
+        after_graceful_leave,
+        errors_after_kill,
+        after_kill,
+        lines_per_call: total == ids.len(),
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lifecycle_and_failover_match_kotlin() -> anyhow::Result<()> {
+    let kotlin = lifecycle(ServerKind::Kotlin).await?;
+    println!("kotlin: {kotlin:#?}");
+    let rust = lifecycle(ServerKind::Rust).await?;
+    println!("rust: {rust:#?}");
+    assert_eq!(kotlin.slow_call, "orbit.client.util.TimeoutException: ... timeout is 3000ms");
+    assert_eq!(kotlin.idle_deactivation, "\"TTL_EXPIRED\"");
+    assert_eq!(kotlin.reactivated_touch, json!(2), "the second call activated L1 a second time");
+    assert_eq!(kotlin.after_graceful_leave, vec![json!(1); 5], "state is gone: the actors moved to host B");
+    assert_eq!(kotlin.after_kill, vec![json!(1); 5], "the actors moved to host C");
+    assert!(kotlin.lines_per_call);
+    assert_eq!(rust, kotlin);
     Ok(())
 }

@@ -94,6 +94,17 @@ pub struct Config {
     pub message_retry_attempts: i64,
     /// How long a stopping node waits for its tasks.
     pub shutdown_grace_period: Duration,
+    /// The Prometheus endpoint, or `None` when disabled.
+    pub metrics: Option<MetricsConfig>,
+}
+
+/// Where the Prometheus scrape is served (Kotlin's `PrometheusMetricsConfig`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MetricsConfig {
+    /// The port (Kotlin: 8080); bound on the listen address's IP.
+    pub port: u16,
+    /// The context path (Kotlin: `/metrics`); any path under it answers.
+    pub path: String,
 }
 
 impl Default for Config {
@@ -106,6 +117,7 @@ impl Default for Config {
             tick_rate: Duration::from_secs(1),
             message_retry_attempts: 10,
             shutdown_grace_period: Duration::from_secs(10),
+            metrics: Some(MetricsConfig { port: 8080, path: "/metrics".to_owned() }),
         }
     }
 }
@@ -129,6 +141,9 @@ impl Config {
         }
         if let Some(value) = env.var("ORBIT_LISTEN_ADDRESS").filter(|v| !v.trim().is_empty()) {
             config.listen.set_ip(parse_ip("ORBIT_LISTEN_ADDRESS", &value)?);
+        }
+        if let Some(value) = env.var("ORBIT_METRICS_PORT").filter(|v| !v.trim().is_empty()) {
+            config.metrics = parse_metrics_port("ORBIT_METRICS_PORT", &value, config.metrics)?;
         }
         if let Some(value) = env.var("ORBIT_SHUTDOWN_GRACE_SECONDS").filter(|v| !v.trim().is_empty()) {
             config.shutdown_grace_period = Duration::from_secs(parse_u64("ORBIT_SHUTDOWN_GRACE_SECONDS", &value)?);
@@ -154,6 +169,9 @@ impl Config {
                         return Err(invalid("--tick-millis", "must be positive"));
                     }
                     config.tick_rate = Duration::from_millis(millis);
+                }
+                "--metrics-port" => {
+                    config.metrics = parse_metrics_port("--metrics-port", &value("--metrics-port")?, config.metrics)?;
                 }
                 "--shutdown-grace-seconds" => {
                     let seconds = parse_u64("--shutdown-grace-seconds", &value("--shutdown-grace-seconds")?)?;
@@ -275,15 +293,50 @@ fn apply_settings(
             }
             "meterRegistry" => {
                 let class = wrapped_class(name, value)?;
-                return Err(ConfigError::Unsupported {
-                    field: name.clone(),
-                    reason: format!("{class} is not available in this version"),
-                });
+                if class != PROMETHEUS_CONFIG_CLASS {
+                    return Err(ConfigError::Unsupported {
+                        field: name.clone(),
+                        reason: format!("{class} is not available; use {PROMETHEUS_CONFIG_CLASS}"),
+                    });
+                }
+                let mut metrics = MetricsConfig { port: 8080, path: "/metrics".to_owned() };
+                for (key, value) in value[1].as_object().into_iter().flatten() {
+                    match key.as_str() {
+                        "port" => metrics.port = parse_port("meterRegistry.port", &scalar_text(value))?,
+                        "url" => {
+                            let path =
+                                value.as_str().ok_or_else(|| invalid("meterRegistry.url", "must be a string"))?;
+                            if !path.starts_with('/') {
+                                return Err(invalid("meterRegistry.url", "must be a path starting with /"));
+                            }
+                            metrics.path = path.to_owned();
+                        }
+                        other => return Err(ConfigError::UnknownField(format!("meterRegistry.{other}"))),
+                    }
+                }
+                config.metrics = Some(metrics);
             }
             other => return Err(ConfigError::UnknownField(other.to_owned())),
         }
     }
     Ok(())
+}
+
+/// The settings class that enables Kotlin's Prometheus endpoint.
+const PROMETHEUS_CONFIG_CLASS: &str = "orbit.server.prometheus.PrometheusMetrics$PrometheusMetricsConfig";
+
+/// Reads a metrics port: a number, or `off` to disable the endpoint.
+fn parse_metrics_port(
+    field: &str,
+    text: &str,
+    current: Option<MetricsConfig>,
+) -> Result<Option<MetricsConfig>, ConfigError> {
+    if text.trim().eq_ignore_ascii_case("off") {
+        return Ok(None);
+    }
+    let port = parse_port(field, text)?;
+    let path = current.map_or_else(|| "/metrics".to_owned(), |m| m.path);
+    Ok(Some(MetricsConfig { port, path }))
 }
 
 /// Returns the class name of a Jackson wrapper array `["<class>", {...}]`.
@@ -394,6 +447,18 @@ mod tests {
         assert_eq!(config.addressable_lease, LeaseDuration::from_secs(600));
         assert_eq!(config.tick_rate, Duration::from_secs(1));
         assert_eq!(config.message_retry_attempts, 10);
+        assert_eq!(config.metrics, Some(MetricsConfig { port: 8080, path: "/metrics".to_owned() }));
+    }
+
+    #[test]
+    fn prometheus_settings_and_metrics_flags() {
+        let settings = r#"{"meterRegistry": ["orbit.server.prometheus.PrometheusMetrics$PrometheusMetricsConfig", {"url": "/m", "port": 9090}]}"#;
+        let config = Config::from_env(&env(&[("ORBIT_SETTINGS_RAW", settings)]), &[]).expect("valid");
+        assert_eq!(config.metrics, Some(MetricsConfig { port: 9090, path: "/m".to_owned() }));
+        let off = Config::from_env(&env(&[]), &["--metrics-port".to_owned(), "off".to_owned()]).expect("valid");
+        assert_eq!(off.metrics, None);
+        let bad = Config::from_env(&env(&[("ORBIT_METRICS_PORT", "x")]), &[]).expect_err("bad port");
+        assert!(bad.to_string().starts_with("invalid ORBIT_METRICS_PORT"), "{bad}");
     }
 
     #[test]

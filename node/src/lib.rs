@@ -6,6 +6,7 @@
 //! * `net`: the registry of live client streams.
 //! * `pipeline`: what happens to each message read from a stream.
 //! * `service`: tonic impls of the Orbit services; translate `pb` <-> domain, nothing else.
+//! * `metrics`: the Kotlin meter names and the Prometheus endpoint.
 //! * `error`: the node's errors and the only mapping to `tonic::Status`.
 //!
 //! [`run`] starts a node on the in-memory directories (the embedded default) and stops it
@@ -16,6 +17,7 @@ pub mod clock;
 pub mod config;
 pub mod error;
 pub mod mesh;
+pub mod metrics;
 pub mod net;
 pub mod pipeline;
 pub mod service;
@@ -38,6 +40,7 @@ use crate::mesh::directory::{
     AddressableDirectory, InMemoryAddressableDirectory, InMemoryNodeDirectory, NodeDirectory,
 };
 use crate::mesh::{AddressableManager, ClusterManager};
+use crate::metrics::{Gauges, Metrics};
 use crate::net::Connections;
 use crate::pipeline::Pipeline;
 
@@ -54,6 +57,15 @@ pub async fn run_with_listener(
     listener: TcpListener,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), NodeError> {
+    // The metrics port is bound before anything registers, so a taken port stops the start.
+    let metrics_listener = match &config.metrics {
+        Some(metrics) => {
+            let address = std::net::SocketAddr::new(config.listen.ip(), metrics.port);
+            Some(TcpListener::bind(address).await.map_err(|source| NodeError::Bind { address, source })?)
+        }
+        None => None,
+    };
+    let metrics = Arc::new(Metrics::default());
     let clock = Arc::new(Clock::default());
     let nodes: Arc<dyn NodeDirectory> = Arc::new(InMemoryNodeDirectory::default());
     let leases: Arc<dyn AddressableDirectory> = Arc::new(InMemoryAddressableDirectory::default());
@@ -81,6 +93,13 @@ pub async fn run_with_listener(
         addressables.clone(),
         connections.clone(),
         config.message_retry_attempts,
+        metrics.clone(),
+    ));
+    let health = Arc::new(service::health::HealthService::new(
+        local.clone(),
+        cluster.clone(),
+        addressables.clone(),
+        metrics.clone(),
     ));
 
     let server = tonic::transport::Server::builder()
@@ -88,7 +107,7 @@ pub async fn run_with_listener(
             service::node_management::NodeManagementService::new(cluster.clone()),
         ))
         .add_service(pb::addressable_management_server::AddressableManagementServer::new(
-            service::addressable_management::AddressableManagementService::new(addressables.clone()),
+            service::addressable_management::AddressableManagementService::new(addressables.clone(), metrics.clone()),
         ))
         .add_service(pb::connection_server::ConnectionServer::new(service::connection::ConnectionService::new(
             local.clone(),
@@ -97,12 +116,9 @@ pub async fn run_with_listener(
             pipeline,
             tasks.clone(),
             token.child_token(),
+            metrics.clone(),
         )))
-        .add_service(pb::health::health_server::HealthServer::new(service::health::HealthService::new(
-            local.clone(),
-            cluster.clone(),
-            addressables.clone(),
-        )));
+        .add_service(pb::health::health_server::HealthServer::from_arc(health.clone()));
 
     let local_addr = listener.local_addr().ok();
     let serve_token = token.clone();
@@ -122,12 +138,34 @@ pub async fn run_with_listener(
     }
     info!(node_id = %local, address = ?local_addr, url = %config.advertise_url, "orbit node serving");
 
+    if let (Some(listener), Some(settings)) = (metrics_listener, &config.metrics) {
+        info!(port = settings.port, path = %settings.path, "metrics endpoint serving");
+        let (metrics, cluster, addressables, connections, health) =
+            (metrics.clone(), cluster.clone(), addressables.clone(), connections.clone(), health.clone());
+        let scrape = move || {
+            let (metrics, cluster, addressables, connections, health) =
+                (metrics.clone(), cluster.clone(), addressables.clone(), connections.clone(), health.clone());
+            async move {
+                let gauges = Gauges {
+                    connected_clients: u64::try_from(connections.count()).unwrap_or(u64::MAX),
+                    connected_nodes: 0,
+                    node_count: cluster.directory().entries().await.map_or(0, |e| u64::try_from(e.len()).unwrap_or(0)),
+                    addressable_count: addressables.directory().count().await.unwrap_or(0),
+                    passing_health_checks: health.passing_checks().await,
+                };
+                metrics.render(gauges)
+            }
+        };
+        tasks.spawn(metrics::serve(listener, settings.path.clone(), scrape, token.child_token()));
+    }
+
     tasks.spawn(maintenance(
         cluster.clone(),
         addressables.clone(),
         local.clone(),
         own.lease.challenge_token.clone(),
         config.clone(),
+        metrics.clone(),
         token.child_token(),
     ));
 
@@ -158,15 +196,14 @@ pub async fn run_with_listener(
     Ok(())
 }
 
-/// The tick (mirrors `OrbitServer.tick`): renew this server's own lease when due (joining
-/// again under the same id if its record expired), reload the cluster view, cull expired
-/// records and leases.
+/// Runs [`tick`] every `tick_rate` (mirrors `OrbitServer.tick`), timing each one.
 async fn maintenance(
     cluster: Arc<ClusterManager>,
     addressables: Arc<AddressableManager>,
     local: NodeId,
     challenge_token: String,
     config: config::Config,
+    metrics: Arc<Metrics>,
     token: CancellationToken,
 ) {
     let mut interval = tokio::time::interval(config.tick_rate);
@@ -176,37 +213,54 @@ async fn maintenance(
             () = token.cancelled() => return,
             _ = interval.tick() => {}
         }
-        let now = cluster.now();
-        let due = match cluster.directory().get(&local).await {
-            Ok(Some(own)) => own.lease.renew_at.is_before(now),
-            _ => true,
-        };
-        if due {
-            match cluster.renew_lease(&local, &challenge_token, NodeCapabilities::default()).await {
-                Ok(_) => {}
-                Err(ClusterError::InvalidNodeId(_)) => {
-                    warn!(node_id = %local, "own record expired; joining again");
-                    let _ = cluster.directory().get(&local).await;
-                    if let Err(error) = cluster
-                        .join_cluster(
-                            MANAGEMENT_NAMESPACE,
-                            NodeCapabilities::default(),
-                            Some(config.advertise_url.clone()),
-                            NodeStatus::Active,
-                            Some(&local.key),
-                        )
-                        .await
-                    {
-                        warn!(node_id = %local, error = %error, "rejoin failed; retrying next tick");
-                    }
-                }
-                Err(error) => warn!(node_id = %local, error = %error, "own lease renewal failed"),
-            }
+        let started = std::time::Instant::now();
+        tick(&cluster, &addressables, &local, &challenge_token, &config).await;
+        let elapsed = started.elapsed();
+        metrics.tick_timer.record_duration(elapsed);
+        if elapsed > config.tick_rate {
+            metrics.slow_ticks.increment();
         }
-        if let Err(error) = cluster.refresh().await {
-            warn!(error = %error, "cluster view refresh failed");
-        }
-        let _ = cluster.directory().tick(now).await;
-        let _ = addressables.directory().tick(now).await;
     }
+}
+
+/// One tick: renew this server's own lease when due (joining again under the same id if its
+/// record expired), reload the cluster view, cull expired records and leases.
+async fn tick(
+    cluster: &ClusterManager,
+    addressables: &AddressableManager,
+    local: &NodeId,
+    challenge_token: &str,
+    config: &config::Config,
+) {
+    let now = cluster.now();
+    let due = match cluster.directory().get(local).await {
+        Ok(Some(own)) => own.lease.renew_at.is_before(now),
+        _ => true,
+    };
+    if due {
+        match cluster.renew_lease(local, challenge_token, NodeCapabilities::default()).await {
+            Ok(_) => {}
+            Err(ClusterError::InvalidNodeId(_)) => {
+                warn!(node_id = %local, "own record expired; joining again");
+                let rejoined = cluster
+                    .join_cluster(
+                        MANAGEMENT_NAMESPACE,
+                        NodeCapabilities::default(),
+                        Some(config.advertise_url.clone()),
+                        NodeStatus::Active,
+                        Some(&local.key),
+                    )
+                    .await;
+                if let Err(error) = rejoined {
+                    warn!(node_id = %local, error = %error, "rejoin failed; retrying next tick");
+                }
+            }
+            Err(error) => warn!(node_id = %local, error = %error, "own lease renewal failed"),
+        }
+    }
+    if let Err(error) = cluster.refresh().await {
+        warn!(error = %error, "cluster view refresh failed");
+    }
+    let _ = cluster.directory().tick(now).await;
+    let _ = addressables.directory().tick(now).await;
 }

@@ -17,6 +17,7 @@ use tracing::{debug, warn};
 use crate::mesh::addressable::PlacementError;
 use crate::mesh::cluster::ClusterError;
 use crate::mesh::{AddressableManager, ClusterManager};
+use crate::metrics::SharedMetrics;
 use crate::net::Connections;
 
 /// Why a message could not be processed; displays as the Kotlin exception text that the
@@ -47,6 +48,7 @@ pub struct Pipeline {
     addressables: Arc<AddressableManager>,
     connections: Arc<Connections>,
     retry_attempts: i64,
+    metrics: SharedMetrics,
 }
 
 impl Pipeline {
@@ -57,8 +59,9 @@ impl Pipeline {
         addressables: Arc<AddressableManager>,
         connections: Arc<Connections>,
         retry_attempts: i64,
+        metrics: SharedMetrics,
     ) -> Self {
-        Self { local, cluster, addressables, connections, retry_attempts }
+        Self { local, cluster, addressables, connections, retry_attempts, metrics }
     }
 
     /// Processes a message read from the stream of `connection`, answering failures with
@@ -110,11 +113,10 @@ impl Pipeline {
             MessageContent::InvocationRequest { destination, reason, .. } => {
                 let ineligible =
                     if *reason == InvocationReason::Rerouted { vec![connection.clone()] } else { Vec::new() };
-                let host = self
-                    .addressables
-                    .locate_or_place(&source.namespace, destination, ineligible)
-                    .await
-                    .map_err(|e| fail(e.into()))?;
+                let started = std::time::Instant::now();
+                let placed = self.addressables.locate_or_place(&source.namespace, destination, ineligible).await;
+                self.metrics.placement_timer.record_duration(started.elapsed());
+                let host = placed.map_err(|e| fail(e.into()))?;
                 message.target = Some(MessageTarget::Unicast(host));
             }
             MessageContent::ConnectionInfoRequest => {
@@ -149,6 +151,7 @@ impl Pipeline {
             let Some(next_hop) = route.first().cloned() else {
                 // RoutingStep.kt: retry at once, then turn the message into a delivery error.
                 if message.attempts < self.retry_attempts {
+                    self.metrics.retry_attempts.increment();
                     message.attempts += 1;
                     continue;
                 }
@@ -159,6 +162,7 @@ impl Pipeline {
                 let Some(source) = message.source.clone() else {
                     return Ok(());
                 };
+                self.metrics.retry_errors.increment();
                 message.content = MessageContent::Error { description: delivery_failed_description(message.attempts) };
                 message.target = Some(MessageTarget::Unicast(source));
                 message.attempts = 0;

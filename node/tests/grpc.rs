@@ -14,6 +14,7 @@ use tonic::transport::Channel;
 
 struct TestNode {
     endpoint: String,
+    metrics_port: u16,
     stop: Option<oneshot::Sender<()>>,
     handle: tokio::task::JoinHandle<Result<(), orbit_node::NodeError>>,
 }
@@ -22,13 +23,19 @@ impl TestNode {
     async fn start() -> TestNode {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let port = listener.local_addr().expect("bound").port();
-        let args = vec!["--port".to_owned(), port.to_string(), "--shutdown-grace-seconds".to_owned(), "2".to_owned()];
+        let metrics_port =
+            std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("bound").port();
+        let args: Vec<String> = ["--port", &port.to_string(), "--shutdown-grace-seconds", "2"]
+            .into_iter()
+            .chain(["--listen", "127.0.0.1", "--metrics-port", &metrics_port.to_string()])
+            .map(str::to_owned)
+            .collect();
         let config = Config::from_env(&std::collections::HashMap::new(), &args).expect("valid config");
         let (stop, stopped) = oneshot::channel::<()>();
         let handle = tokio::spawn(orbit_node::run_with_listener(config, listener, async move {
             let _ = stopped.await;
         }));
-        TestNode { endpoint: format!("http://127.0.0.1:{port}"), stop: Some(stop), handle }
+        TestNode { endpoint: format!("http://127.0.0.1:{port}"), metrics_port, stop: Some(stop), handle }
     }
 
     async fn channel(&self) -> Channel {
@@ -42,6 +49,15 @@ impl TestNode {
         let outcome = tokio::time::timeout(Duration::from_secs(10), self.handle).await.expect("stops in time");
         outcome.expect("task").expect("clean stop");
     }
+}
+
+async fn scrape(port: u16, path: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut socket = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.expect("metrics port answers");
+    socket.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes()).await.expect("write");
+    let mut response = String::new();
+    socket.read_to_string(&mut response).await.expect("read");
+    response
 }
 
 fn with_identity<T>(message: T, namespace: Option<&str>, key: Option<&str>) -> tonic::Request<T> {
@@ -275,6 +291,14 @@ async fn bad_input_gets_clear_answers_and_the_node_keeps_serving() {
     let reply = next_message(&mut client).await;
     assert_eq!(reply.message_id, 43);
     assert!(matches!(reply.content, MessageContent::ConnectionInfoResponse { ref node_id } if node_id.is_management()));
+
+    // The Prometheus endpoint shows Kotlin's meter names; the client's stream is counted.
+    let text = scrape(node.metrics_port, "/metrics").await;
+    assert!(text.starts_with("HTTP/1.1 200 OK\r\n"), "{text}");
+    assert!(text.contains("\norbit_connected_clients 1.0\n"), "{text}");
+    assert!(text.contains("\norbit_message_sizes_count 3.0\n"), "{text}");
+    assert!(text.contains("\norbit_passing_health_checks 4.0\n"), "{text}");
+    assert!(scrape(node.metrics_port, "/elsewhere").await.starts_with("HTTP/1.1 404"));
 
     // Health is SERVING while the node runs.
     let mut health = pb::health::health_client::HealthClient::new(channel.clone());

@@ -9,17 +9,20 @@ use tonic::{Request, Response, Status};
 
 use crate::error::StatusKind;
 use crate::mesh::AddressableManager;
+use crate::metrics::SharedMetrics;
+use crate::metrics::Timer;
 use crate::service::{CallerIdentity, null_expression_description};
 
 /// The AddressableManagement service.
 pub struct AddressableManagementService {
     addressables: Arc<AddressableManager>,
+    metrics: SharedMetrics,
 }
 
 impl AddressableManagementService {
     /// Returns the service over `addressables`.
-    pub fn new(addressables: Arc<AddressableManager>) -> Self {
-        Self { addressables }
+    pub fn new(addressables: Arc<AddressableManager>, metrics: SharedMetrics) -> Self {
+        Self { addressables, metrics }
     }
 }
 
@@ -43,6 +46,7 @@ impl pb::addressable_management_server::AddressableManagement for AddressableMan
         &self,
         request: Request<pb::RenewAddressableLeaseRequestProto>,
     ) -> Result<Response<pb::RenewAddressableLeaseResponseProto>, Status> {
+        let _timer = Timer::start(&self.metrics.addressable_lease_renewal);
         let owner = CallerIdentity::from_metadata(request.metadata()).node_id();
         let reference = match request.into_inner().reference.map(AddressableReference::try_from) {
             Some(Ok(reference)) => reference,
@@ -65,6 +69,7 @@ impl pb::addressable_management_server::AddressableManagement for AddressableMan
         &self,
         request: Request<pb::AbandonAddressableLeaseRequestProto>,
     ) -> Result<Response<pb::AbandonAddressableLeaseResponseProto>, Status> {
+        let _timer = Timer::start(&self.metrics.addressable_lease_abandon);
         let owner = CallerIdentity::from_metadata(request.metadata()).node_id();
         // Kotlin converts the reference outside its try block: a bad one is an UNKNOWN status.
         let reference = match request.into_inner().reference.map(AddressableReference::try_from) {

@@ -18,6 +18,7 @@ use tracing::{debug, info, warn};
 
 use crate::error::{StatusKind, stream_failure_status};
 use crate::mesh::ClusterManager;
+use crate::metrics::SharedMetrics;
 use crate::net::{Connections, Outbound, STREAM_BUFFER};
 use crate::pipeline::Pipeline;
 use crate::service::CallerIdentity;
@@ -30,6 +31,7 @@ pub struct ConnectionService {
     pipeline: Arc<Pipeline>,
     tasks: TaskTracker,
     token: CancellationToken,
+    metrics: SharedMetrics,
 }
 
 impl ConnectionService {
@@ -42,8 +44,9 @@ impl ConnectionService {
         pipeline: Arc<Pipeline>,
         tasks: TaskTracker,
         token: CancellationToken,
+        metrics: SharedMetrics,
     ) -> Self {
-        Self { local, cluster, connections, pipeline, tasks, token }
+        Self { local, cluster, connections, pipeline, tasks, token, metrics }
     }
 }
 
@@ -82,6 +85,7 @@ impl pb::connection_server::Connection for ConnectionService {
             connections: self.connections.clone(),
             pipeline: self.pipeline.clone(),
             tasks: self.tasks.clone(),
+            metrics: self.metrics.clone(),
         };
         let token = self.token.clone();
         self.tasks.spawn(reader.run(inbound, token));
@@ -99,6 +103,7 @@ struct StreamReader {
     connections: Arc<Connections>,
     pipeline: Arc<Pipeline>,
     tasks: TaskTracker,
+    metrics: SharedMetrics,
 }
 
 impl StreamReader {
@@ -128,6 +133,7 @@ impl StreamReader {
     }
 
     fn accept(&self, wire: pb::MessageProto) {
+        self.metrics.message_sizes.record(u64::try_from(prost::Message::encoded_len(&wire)).unwrap_or(u64::MAX));
         let message_id = wire.message_id;
         let pipeline = self.pipeline.clone();
         let caller = self.caller.clone();

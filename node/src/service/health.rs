@@ -10,27 +10,48 @@ use tonic::{Request, Response, Status};
 
 use crate::error::StatusKind;
 use crate::mesh::{AddressableManager, ClusterManager};
+use crate::metrics::{SharedMetrics, Timer};
 
 /// The Health service.
 pub struct HealthService {
     local: NodeId,
     cluster: Arc<ClusterManager>,
     addressables: Arc<AddressableManager>,
+    metrics: SharedMetrics,
 }
 
 impl HealthService {
     /// Returns the health service of the server `local`.
-    pub fn new(local: NodeId, cluster: Arc<ClusterManager>, addressables: Arc<AddressableManager>) -> Self {
-        Self { local, cluster, addressables }
+    pub fn new(
+        local: NodeId,
+        cluster: Arc<ClusterManager>,
+        addressables: Arc<AddressableManager>,
+        metrics: SharedMetrics,
+    ) -> Self {
+        Self { local, cluster, addressables, metrics }
     }
 
-    /// Returns whether every check passes.
-    pub async fn is_serving(&self) -> bool {
+    /// Returns how many of Kotlin's four checks pass: this server is ACTIVE, its own record
+    /// is ACTIVE (one value here: the record is the server's status), the addressable
+    /// directory and the node directory are healthy.
+    pub async fn passing_checks(&self) -> u64 {
         let own_active = matches!(
             self.cluster.directory().get(&self.local).await,
             Ok(Some(info)) if info.status == NodeStatus::Active
         );
-        own_active && self.cluster.directory().is_healthy().await && self.addressables.directory().is_healthy().await
+        let checks = [
+            own_active,
+            own_active,
+            self.addressables.directory().is_healthy().await,
+            self.cluster.directory().is_healthy().await,
+        ];
+        checks.iter().filter(|passed| **passed).count() as u64
+    }
+
+    /// Returns whether every check passes.
+    pub async fn is_serving(&self) -> bool {
+        let _timer = Timer::start(&self.metrics.health_checks);
+        self.passing_checks().await == 4
     }
 }
 
