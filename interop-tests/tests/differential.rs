@@ -71,7 +71,7 @@ async fn every_key_kind_and_argument_type_matches_kotlin() -> anyhow::Result<()>
 }
 
 /// What the lifecycle scenario observes, comparable between the two servers.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 struct LifecycleObservation {
     slow_call: String,
     idle_deactivation: String,
@@ -115,8 +115,11 @@ async fn lifecycle(kind: ServerKind) -> anyhow::Result<LifecycleObservation> {
     let deactivated = expect_event(&mut host_a, "deactivate", "L1", Duration::from_secs(20)).await?;
     let idle_deactivation =
         deactivated.split("\"reason\":").nth(1).unwrap_or_default().trim_end_matches('}').to_owned();
-    let again =
-        call_all(&mut caller, &[call("touch2", lifecycle, json!({"string": "L1"}), "touch", json!([]))], limit).await?;
+    // The EVENT line is printed from @OnDeactivate, before the Kotlin client forgets the
+    // instance; a call landing in between fails on the host with ClosedSendChannelException
+    // (a Kotlin client race, more likely with a faster server), so retry until it lands.
+    let touch2 = call("touch2", lifecycle, json!({"string": "L1"}), "touch", json!([]));
+    let (again, _) = orbit_interop_tests::scenario::call_until_ok(&mut caller, &touch2, limit).await?;
     expect_event(&mut host_a, "activate", "L1", limit).await?;
 
     // Five actors with state on host A; a second host joins; A leaves gracefully.
@@ -180,7 +183,7 @@ async fn lifecycle(kind: ServerKind) -> anyhow::Result<LifecycleObservation> {
     Ok(LifecycleObservation {
         slow_call,
         idle_deactivation,
-        reactivated_touch: again["touch2"]["result"].clone(),
+        reactivated_touch: again["result"].clone(),
         after_graceful_leave,
         errors_after_kill,
         after_kill,
@@ -200,6 +203,18 @@ async fn lifecycle_and_failover_match_kotlin() -> anyhow::Result<()> {
     assert_eq!(kotlin.after_graceful_leave, vec![json!(1); 5], "state is gone: the actors moved to host B");
     assert_eq!(kotlin.after_kill, vec![json!(1); 5], "the actors moved to host C");
     assert!(kotlin.lines_per_call);
-    assert_eq!(rust, kotlin);
+    // While the killed host's lease runs out, calls fail with one of the transient errors of
+    // spec 9.10; which ones a run sees depends on timing, with either server.
+    let transient = |error: &String| {
+        error.ends_with("Failed to deliver message after 10 attempts")
+            || error
+                .ends_with("java.lang.IllegalStateException: Could not find target (differential:<key>) in connections")
+            || error.starts_with("orbit.client.util.TimeoutException")
+    };
+    for observation in [&kotlin, &rust] {
+        assert!(observation.errors_after_kill.iter().all(transient), "{:?}", observation.errors_after_kill);
+    }
+    let comparable = |o: &LifecycleObservation| LifecycleObservation { errors_after_kill: Vec::new(), ..o.clone() };
+    assert_eq!(comparable(&rust), comparable(&kotlin));
     Ok(())
 }

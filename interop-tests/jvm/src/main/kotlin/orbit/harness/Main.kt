@@ -7,6 +7,9 @@ private const val USAGE = """usage: java -jar orbit-harness.jar <command> [optio
           [--etcd-node-url URL --etcd-addressable-url URL]
   client  --server HOST:PORT --namespace NS [--ttl-seconds N] [--platform-exceptions]
   call    --server HOST:PORT --namespace NS [--timeout-seconds N] [--platform-exceptions]
+  load    --server HOST:PORT --namespace NS [--actors N] [--concurrency C] [--duration-seconds S]
+          [--warmup-seconds W] [--payload TEXT] [--timeout-seconds N]
+  health  --server HOST:PORT [--timeout-seconds N] [--interval-millis N]
   vectors --out DIR
 (see interop-tests/jvm/README.md)"""
 
@@ -18,6 +21,8 @@ fun main(argv: Array<String>) {
             "server" -> ServerCommand.run(rest)
             "client" -> ClientCommand.run(rest)
             "call" -> CallCommand.run(rest)
+            "load" -> LoadCommand.run(rest)
+            "health" -> HealthCommand.run(rest)
             "vectors" -> orbit.harness.vectors.VectorsCommand.run(rest)
             "-h", "--help", "help" -> {
                 Out.err(USAGE); 0
