@@ -218,3 +218,66 @@ async fn lifecycle_and_failover_match_kotlin() -> anyhow::Result<()> {
     assert_eq!(comparable(&rust), comparable(&kotlin));
     Ok(())
 }
+
+/// 1,000 actors, each called three times by each of two callers at once.
+async fn many_actors(kind: ServerKind) -> anyhow::Result<(usize, Vec<String>)> {
+    let logs = log_dir(&format!("many_actors_{}", kind.name()))?;
+    let mut server = ServerProcess::start(kind, &logs, &[]).await?;
+    println!(
+        "layout: {} server at {}, one host, two callers; logs in {}",
+        kind.name(),
+        server.endpoint,
+        logs.display()
+    );
+    let mut host = start_host("host", &logs, &server.endpoint, NAMESPACE).await?;
+    let mut first = start_caller("caller-1", &logs, &server.endpoint, NAMESPACE).await?;
+    let mut second = start_caller("caller-2", &logs, &server.endpoint, NAMESPACE).await?;
+    let calls_of = |caller: &str| -> Vec<Value> {
+        (0..1000)
+            .flat_map(|actor| (0..3).map(move |round| (actor, round)))
+            .map(|(actor, round)| {
+                let payload = format!("{caller}/{actor}/{round}");
+                call(
+                    payload.clone(),
+                    "orbit.harness.actors.EchoActor",
+                    json!({"string": format!("a{actor}")}),
+                    "echoString",
+                    json!([payload]),
+                )
+            })
+            .collect()
+    };
+    let (one, two) = (calls_of("c1"), calls_of("c2"));
+    let limit = Duration::from_secs(120);
+    let (answers_one, answers_two) =
+        tokio::join!(call_all(&mut first, &one, limit), call_all(&mut second, &two, limit));
+    let mut wrong = Vec::new();
+    let mut total = 0;
+    for answers in [answers_one?, answers_two?] {
+        for (id, answer) in answers {
+            total += 1;
+            if answer["ok"] != json!(true) || answer["result"] != json!(id) {
+                wrong.push(format!("{id}: {answer}"));
+            }
+        }
+    }
+    for caller in [&mut first, &mut second] {
+        caller.close_stdin();
+        caller.wait_exit(Duration::from_secs(60)).await?;
+    }
+    host.terminate(Duration::from_secs(30)).await?;
+    server.terminate(Duration::from_secs(20)).await?;
+    Ok((total, wrong))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thousand_actors_two_callers_every_answer_correct() -> anyhow::Result<()> {
+    for kind in [ServerKind::Kotlin, ServerKind::Rust] {
+        let started = std::time::Instant::now();
+        let (total, wrong) = many_actors(kind).await?;
+        println!("{}: {total} answers in {:?}, {} wrong", kind.name(), started.elapsed(), wrong.len());
+        assert_eq!(total, 6000);
+        assert!(wrong.is_empty(), "{}: wrong answers: {:?}", kind.name(), &wrong[..wrong.len().min(10)]);
+    }
+    Ok(())
+}
