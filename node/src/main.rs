@@ -31,7 +31,15 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(orbit_node::run(config, shutdown_signal())) {
+    // Signal handlers are installed before anything binds, so an early SIGTERM is a clean stop.
+    let shutdown = match runtime.block_on(async { ShutdownSignal::install() }) {
+        Ok(shutdown) => shutdown,
+        Err(e) => {
+            eprintln!("orbit-node: cannot install signal handlers: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(orbit_node::run(config, shutdown.wait())) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             error!(error = %e, "node failed");
@@ -41,25 +49,23 @@ fn main() -> ExitCode {
     }
 }
 
-/// Completes on SIGTERM (what Docker sends) or SIGINT.
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = ctrl_c => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = ctrl_c.await;
-            }
-        }
+/// SIGTERM (what Docker sends) and SIGINT, registered up front.
+struct ShutdownSignal {
+    terminate: tokio::signal::unix::Signal,
+    interrupt: tokio::signal::unix::Signal,
+}
+
+impl ShutdownSignal {
+    fn install() -> std::io::Result<Self> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Self { terminate: signal(SignalKind::terminate())?, interrupt: signal(SignalKind::interrupt())? })
     }
-    #[cfg(not(unix))]
-    {
-        let _ = ctrl_c.await;
+
+    /// Completes on the first SIGTERM or SIGINT.
+    async fn wait(mut self) {
+        tokio::select! {
+            _ = self.terminate.recv() => {}
+            _ = self.interrupt.recv() => {}
+        }
     }
 }

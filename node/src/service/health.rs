@@ -74,3 +74,39 @@ impl health::health_server::Health for HealthService {
         Err(StatusKind::Unimplemented.to_status("Method grpc.health.v1.Health/Watch is unimplemented"))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use compat_proto::{MANAGEMENT_NAMESPACE, NodeCapabilities};
+
+    use super::*;
+    use crate::clock::{Clock, LeaseDuration};
+    use crate::mesh::directory::{InMemoryAddressableDirectory, InMemoryNodeDirectory};
+
+    #[tokio::test]
+    async fn not_serving_unless_this_server_is_active() {
+        let clock = Arc::new(Clock::default());
+        let cluster = Arc::new(ClusterManager::new(
+            Arc::new(InMemoryNodeDirectory::default()),
+            clock,
+            LeaseDuration::from_secs(10),
+        ));
+        let addressables = Arc::new(AddressableManager::new(
+            Arc::new(InMemoryAddressableDirectory::default()),
+            cluster.clone(),
+            LeaseDuration::from_secs(600),
+        ));
+        let own = cluster
+            .join_cluster(MANAGEMENT_NAMESPACE, NodeCapabilities::default(), None, NodeStatus::Starting, None)
+            .await
+            .expect("joins");
+        let health = HealthService::new(own.id.clone(), cluster.clone(), addressables, Arc::default());
+        assert!(!health.is_serving().await, "STARTING is not serving");
+        cluster.update_node(&own.id, |info| info.status = NodeStatus::Active).await.expect("exists");
+        assert!(health.is_serving().await);
+        assert_eq!(health.passing_checks().await, 4);
+        cluster.update_node(&own.id, |info| info.status = NodeStatus::Draining).await.expect("exists");
+        assert!(!health.is_serving().await, "DRAINING answers NOT_SERVING");
+        assert_eq!(health.passing_checks().await, 2);
+    }
+}
