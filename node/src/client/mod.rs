@@ -1,0 +1,571 @@
+//! A Rust Orbit client: joins a cluster through any Orbit server (Kotlin or ours), hosts Rust
+//! actors that Kotlin callers reach through their existing interface names, and calls any
+//! actor, Rust or Kotlin (mirrors `orbit-client`).
+//!
+//! * [`ClientBuilder`] registers actor types under the Kotlin interface's name and connects.
+//! * [`OrbitClient`] calls actors ([`OrbitClient::actor`]) and stops gracefully.
+//! * `host`: activation, one call at a time per actor, idle deactivation, lease renewal,
+//!   panics turned into error replies.
+//! * `actor`, `value`: what actor authors implement and the Rust <-> JVM value conversions.
+//!
+//! The client keeps one `Connection/OpenStream` open, renews its node lease when `renewAt`
+//! passes (joining again with a new identity if the server refuses), reopens the stream if it
+//! closes, and fails calls that get no answer within the message timeout.
+
+pub mod actor;
+mod host;
+pub mod value;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use compat_proto::{
+    AddressableLease, AddressableReference, InvocationReason, Key, Message, MessageContent, MessageTarget, NodeId,
+    NodeInfo, pb,
+};
+use thiserror::Error;
+use tokio::sync::{mpsc, oneshot};
+use tokio_stream::wrappers::ReceiverStream;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tonic::metadata::MetadataValue;
+use tonic::transport::{Channel, Endpoint};
+use tracing::{debug, info, warn};
+
+pub use self::actor::{Actor, ActorContext, ActorError, DeactivationReason, Invocation};
+pub use self::value::{FromJvm, IntoJvm};
+use crate::codec::{Argument, JvmValue, decode_result, encode_arguments};
+
+/// Client settings; the defaults are Kotlin's `OrbitClientConfig` defaults.
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    /// The server, as `host:port` or `http://host:port`.
+    pub endpoint: String,
+    /// The application namespace.
+    pub namespace: String,
+    /// The maintenance tick (1 s).
+    pub tick_rate: Duration,
+    /// How long a call waits for its answer (10 s).
+    pub message_timeout: Duration,
+    /// How long an actor may stay idle before it is deactivated (10 min).
+    pub actor_ttl: Duration,
+    /// How long `on_deactivate` may take (10 s).
+    pub deactivation_timeout: Duration,
+    /// How many times joining is attempted, 1 s apart (60).
+    pub join_attempts: u32,
+}
+
+impl ClientConfig {
+    /// Returns the default configuration for `endpoint` and `namespace`.
+    pub fn new(endpoint: impl Into<String>, namespace: impl Into<String>) -> Self {
+        Self {
+            endpoint: endpoint.into(),
+            namespace: namespace.into(),
+            tick_rate: Duration::from_secs(1),
+            message_timeout: Duration::from_secs(10),
+            actor_ttl: Duration::from_secs(600),
+            deactivation_timeout: Duration::from_secs(10),
+            join_attempts: 60,
+        }
+    }
+}
+
+/// Why the client could not start.
+#[derive(Debug, Error)]
+pub enum ClientError {
+    /// The endpoint is not a valid URI.
+    #[error("invalid endpoint {0}")]
+    Endpoint(String),
+    /// Joining failed on every attempt.
+    #[error("cannot join the cluster: {0}")]
+    Join(String),
+}
+
+/// Why a call failed.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum CallError {
+    /// The client is stopped or has no stream.
+    #[error("the Orbit client is not connected")]
+    NotConnected,
+    /// No answer within the message timeout.
+    #[error("response timed out after {0:?}")]
+    Timeout(Duration),
+    /// The callee (or a server) answered with an error; the text is its description.
+    #[error("Exceptional response received: {0}")]
+    Remote(String),
+    /// The answer could not be read as the expected type.
+    #[error("unreadable response: {0}")]
+    Decode(String),
+}
+
+type ActorFactory = Arc<dyn Fn(&AddressableReference) -> Box<dyn Actor> + Send + Sync>;
+
+/// Registers actor types and connects.
+pub struct ClientBuilder {
+    config: ClientConfig,
+    factories: HashMap<String, ActorFactory>,
+}
+
+impl ClientBuilder {
+    /// Starts a client description with `config`.
+    pub fn new(config: ClientConfig) -> Self {
+        Self { config, factories: HashMap::new() }
+    }
+
+    /// Hosts actors of `interface_name` (the Kotlin interface's name, e.g.
+    /// `com.example.Greeter`), creating each instance with `factory`.
+    pub fn actor<A, F>(mut self, interface_name: impl Into<String>, factory: F) -> Self
+    where
+        A: Actor,
+        F: Fn(&AddressableReference) -> A + Send + Sync + 'static,
+    {
+        let factory: ActorFactory = Arc::new(move |reference| Box::new(factory(reference)));
+        self.factories.insert(interface_name.into(), factory);
+        self
+    }
+
+    /// Joins the cluster, opens the stream and starts the tick.
+    pub async fn connect(self) -> Result<OrbitClient, ClientError> {
+        let uri = if self.config.endpoint.contains("://") {
+            self.config.endpoint.clone()
+        } else {
+            format!("http://{}", self.config.endpoint.trim_start_matches("dns:///").trim_end_matches('/'))
+        };
+        let channel = Endpoint::from_shared(uri.clone())
+            .map_err(|_| ClientError::Endpoint(uri.clone()))?
+            .connect_timeout(Duration::from_secs(10))
+            .connect_lazy();
+        let inner = Arc::new(Inner {
+            config: self.config,
+            channel,
+            factories: self.factories,
+            session: Mutex::new(None),
+            pending: Mutex::new(HashMap::new()),
+            forwards: Mutex::new(HashMap::new()),
+            next_message_id: AtomicI64::new(1),
+            actors: Mutex::new(HashMap::new()),
+            stopping: AtomicBool::new(false),
+            token: CancellationToken::new(),
+            tasks: TaskTracker::new(),
+        });
+        let client = OrbitClient { inner };
+        client.join().await?;
+        client.open_stream();
+        let ticking = client.clone();
+        client.inner.tasks.spawn(async move { ticking.tick_loop().await });
+        Ok(client)
+    }
+}
+
+/// The node identity this client holds while connected.
+struct Session {
+    info: NodeInfo,
+    outbound: Option<mpsc::Sender<pb::MessageProto>>,
+}
+
+struct Pending {
+    answer: oneshot::Sender<Result<String, CallError>>,
+    started: Instant,
+}
+
+struct Inner {
+    config: ClientConfig,
+    channel: Channel,
+    factories: HashMap<String, ActorFactory>,
+    /// A std Mutex: never held across an .await.
+    session: Mutex<Option<Session>>,
+    /// Calls waiting for an answer, by message id. A std Mutex: never held across an .await.
+    pending: Mutex<HashMap<i64, Pending>>,
+    /// Rerouted requests whose answer goes back to the original caller: our id -> (caller, its id).
+    forwards: Mutex<HashMap<i64, (NodeId, i64)>>,
+    next_message_id: AtomicI64,
+    /// Mailboxes of active actors. A std Mutex: never held across an .await.
+    actors: Mutex<HashMap<AddressableReference, mpsc::Sender<host::HostEvent>>>,
+    stopping: AtomicBool,
+    token: CancellationToken,
+    tasks: TaskTracker,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// A connected client; cheap to clone.
+#[derive(Clone)]
+pub struct OrbitClient {
+    inner: Arc<Inner>,
+}
+
+/// A reference to any actor in the cluster.
+#[derive(Clone)]
+pub struct ActorRef {
+    client: OrbitClient,
+    reference: AddressableReference,
+}
+
+impl ActorRef {
+    /// Calls `method` with `arguments` and reads the answer as `T`.
+    pub async fn call<T: FromJvm>(&self, method: &str, arguments: Vec<Argument>) -> Result<T, CallError> {
+        let value = self.client.invoke(&self.reference, method, arguments).await?;
+        T::from_jvm(value).map_err(CallError::Decode)
+    }
+
+    /// Returns the referenced actor's type and key.
+    pub fn reference(&self) -> &AddressableReference {
+        &self.reference
+    }
+}
+
+impl OrbitClient {
+    /// Returns a reference to the actor `interface_name` with `key` (Rust or Kotlin).
+    pub fn actor(&self, interface_name: impl Into<String>, key: Key) -> ActorRef {
+        ActorRef { client: self.clone(), reference: AddressableReference::new(interface_name, key) }
+    }
+
+    /// Returns this client's node id, if it has joined.
+    pub fn node_id(&self) -> Option<NodeId> {
+        lock(&self.inner.session).as_ref().map(|s| s.info.id.clone())
+    }
+
+    /// Returns how many actors this client currently hosts.
+    pub fn active_actor_count(&self) -> usize {
+        lock(&self.inner.actors).len()
+    }
+
+    /// Calls `method` on `reference` and returns the raw answer.
+    pub async fn invoke(
+        &self,
+        reference: &AddressableReference,
+        method: &str,
+        arguments: Vec<Argument>,
+    ) -> Result<JvmValue, CallError> {
+        if self.inner.token.is_cancelled() {
+            return Err(CallError::NotConnected);
+        }
+        let message_id = self.inner.next_message_id.fetch_add(1, Ordering::Relaxed);
+        let (answer, answered) = oneshot::channel();
+        lock(&self.inner.pending).insert(message_id, Pending { answer, started: Instant::now() });
+        let request = Message {
+            message_id,
+            ..Message::new(MessageContent::InvocationRequest {
+                destination: reference.clone(),
+                method: method.to_owned(),
+                arguments: encode_arguments(&arguments),
+                reason: InvocationReason::Invocation,
+            })
+        };
+        if self.send(request).await.is_err() {
+            lock(&self.inner.pending).remove(&message_id);
+            return Err(CallError::NotConnected);
+        }
+        let limit = self.inner.config.message_timeout + self.inner.config.tick_rate;
+        let data = match tokio::time::timeout(limit, answered).await {
+            Ok(Ok(outcome)) => outcome?,
+            Ok(Err(_)) => return Err(CallError::NotConnected),
+            Err(_) => {
+                lock(&self.inner.pending).remove(&message_id);
+                return Err(CallError::Timeout(self.inner.config.message_timeout));
+            }
+        };
+        decode_result(&data).map_err(|e| CallError::Decode(e.to_string()))
+    }
+
+    /// Stops gracefully, as Kotlin's `OrbitClient.stop` does: leave the cluster (DRAINING, so
+    /// nothing new is placed here), deactivate every actor while still serving calls to the
+    /// active ones, send calls for inactive actors elsewhere, then close the stream.
+    pub async fn stop(&self) {
+        if self.inner.stopping.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        info!(node_id = ?self.node_id(), "stopping orbit client");
+        if let Err(status) = self.rpc_leave().await {
+            warn!(%status, "leave cluster failed");
+        }
+        self.deactivate_all(DeactivationReason::NodeShuttingDown).await;
+        // Let answers to rerouted calls reach their callers before the stream closes.
+        let deadline = Instant::now() + self.inner.config.message_timeout;
+        while !lock(&self.inner.forwards).is_empty() && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        self.inner.token.cancel();
+        if let Some(session) = lock(&self.inner.session).as_mut() {
+            session.outbound = None;
+        }
+        self.inner.tasks.close();
+        let _ = tokio::time::timeout(Duration::from_secs(5), self.inner.tasks.wait()).await;
+        for (_, pending) in lock(&self.inner.pending).drain() {
+            let _ = pending.answer.send(Err(CallError::NotConnected));
+        }
+        info!("orbit client stopped");
+    }
+
+    async fn deactivate_all(&self, reason: DeactivationReason) {
+        loop {
+            let mailboxes: Vec<_> = lock(&self.inner.actors).values().cloned().collect();
+            if mailboxes.is_empty() {
+                return;
+            }
+            let mut waits = Vec::new();
+            for mailbox in mailboxes {
+                let (done, finished) = oneshot::channel();
+                if mailbox.send(host::HostEvent::Deactivate(reason, done)).await.is_ok() {
+                    waits.push(finished);
+                }
+            }
+            for finished in waits {
+                let _ = tokio::time::timeout(self.inner.config.deactivation_timeout, finished).await;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    fn with_identity<T>(&self, message: T) -> tonic::Request<T> {
+        let mut request = tonic::Request::new(message);
+        let session = lock(&self.inner.session);
+        let (namespace, key) = match session.as_ref() {
+            Some(s) => (s.info.id.namespace.clone(), Some(s.info.id.key.clone())),
+            None => (self.inner.config.namespace.clone(), None),
+        };
+        if let Ok(value) = MetadataValue::try_from(namespace.as_str()) {
+            request.metadata_mut().insert(compat_proto::NAMESPACE_HEADER, value);
+        }
+        if let Some(value) = key.and_then(|k| MetadataValue::try_from(k.as_str()).ok()) {
+            request.metadata_mut().insert(compat_proto::NODE_KEY_HEADER, value);
+        }
+        request
+    }
+
+    fn capabilities(&self) -> pb::CapabilitiesProto {
+        let mut types: Vec<String> = self.inner.factories.keys().cloned().collect();
+        types.sort();
+        pb::CapabilitiesProto { addressable_types: types }
+    }
+
+    async fn join(&self) -> Result<(), ClientError> {
+        *lock(&self.inner.session) = None;
+        let mut last_error = String::new();
+        for attempt in 1..=self.inner.config.join_attempts.max(1) {
+            let mut management = pb::node_management_client::NodeManagementClient::new(self.inner.channel.clone());
+            let request = self.with_identity(pb::JoinClusterRequestProto { capabilities: Some(self.capabilities()) });
+            match management.join_cluster(request).await {
+                Ok(response) => {
+                    let response = response.into_inner();
+                    let info = response.info.map(NodeInfo::try_from);
+                    match (response.status, info) {
+                        (0, Some(Ok(info))) => {
+                            info!(node_id = %info.id, "joined the cluster");
+                            *lock(&self.inner.session) = Some(Session { info, outbound: None });
+                            return Ok(());
+                        }
+                        _ => last_error = response.error_description,
+                    }
+                }
+                Err(status) => last_error = status.to_string(),
+            }
+            debug!(attempt, error = %last_error, "join failed");
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+        Err(ClientError::Join(last_error))
+    }
+
+    /// Opens the stream; a task drives it (grpc-java sends response headers only with the
+    /// first message, so opening must not wait for them) and dispatches what arrives.
+    fn open_stream(&self) {
+        let (outbound, rx) = mpsc::channel::<pb::MessageProto>(10_000);
+        let request = self.with_identity(ReceiverStream::new(rx));
+        if let Some(session) = lock(&self.inner.session).as_mut() {
+            session.outbound = Some(outbound);
+        }
+        let client = self.clone();
+        self.inner.tasks.spawn(async move {
+            let mut connection = pb::connection_client::ConnectionClient::new(client.inner.channel.clone());
+            let mut inbound = tokio::select! {
+                () = client.inner.token.cancelled() => return,
+                opened = connection.open_stream(request) => match opened {
+                    Ok(response) => response.into_inner(),
+                    Err(status) => {
+                        warn!(%status, "stream could not be opened");
+                        client.mark_stream_closed();
+                        return;
+                    }
+                },
+            };
+            loop {
+                let next = tokio::select! {
+                    () = client.inner.token.cancelled() => return,
+                    next = inbound.message() => next,
+                };
+                match next {
+                    Ok(Some(wire)) => client.on_message(wire).await,
+                    Ok(None) => break,
+                    Err(status) => {
+                        warn!(%status, "stream failed");
+                        break;
+                    }
+                }
+            }
+            client.mark_stream_closed();
+        });
+    }
+
+    fn mark_stream_closed(&self) {
+        if let Some(session) = lock(&self.inner.session).as_mut() {
+            session.outbound = None;
+        }
+    }
+
+    async fn send(&self, message: Message) -> Result<(), CallError> {
+        let outbound = lock(&self.inner.session).as_ref().and_then(|s| s.outbound.clone());
+        let outbound = outbound.ok_or(CallError::NotConnected)?;
+        outbound.send(pb::MessageProto::from(message)).await.map_err(|_| CallError::NotConnected)
+    }
+
+    async fn on_message(&self, wire: pb::MessageProto) {
+        let message = match Message::try_from(wire) {
+            Ok(message) => message,
+            Err(error) => {
+                warn!(error = %error, "malformed message from the server");
+                return;
+            }
+        };
+        let message_id = message.message_id;
+        let outcome = match &message.content {
+            MessageContent::InvocationRequest { .. } => {
+                self.dispatch(message);
+                return;
+            }
+            MessageContent::InvocationResponse { data } => Ok(data.clone()),
+            MessageContent::Error { description } | MessageContent::InvocationResponseError { description, .. } => {
+                Err(CallError::Remote(description.clone()))
+            }
+            MessageContent::ConnectionInfoRequest | MessageContent::ConnectionInfoResponse { .. } => return,
+        };
+        if message_id == 0 {
+            // A stream-level error (e.g. our node id expired): the tick will rejoin.
+            warn!(?outcome, "stream error from the server");
+            self.mark_stream_closed();
+            return;
+        }
+        let forward = lock(&self.inner.forwards).remove(&message_id);
+        if let Some((caller, original_id)) = forward {
+            let reply = Message {
+                message_id: original_id,
+                target: Some(MessageTarget::Unicast(caller)),
+                ..Message::new(message.content)
+            };
+            let _ = self.send(reply).await;
+            return;
+        }
+        match lock(&self.inner.pending).remove(&message_id) {
+            Some(pending) => {
+                let _ = pending.answer.send(outcome);
+            }
+            None => debug!(message_id, "answer for an unknown or expired call"),
+        }
+    }
+
+    async fn tick_loop(&self) {
+        let mut interval = tokio::time::interval(self.inner.config.tick_rate);
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                () = self.inner.token.cancelled() => return,
+                _ = interval.tick() => {}
+            }
+            self.tick().await;
+        }
+    }
+
+    async fn tick(&self) {
+        let (stream_open, renew_due) = match lock(&self.inner.session).as_ref() {
+            Some(s) => (s.outbound.is_some(), s.info.lease.renew_at.is_before(compat_proto::Timestamp::now())),
+            None => (false, true),
+        };
+        if self.node_id().is_none() {
+            if let Err(error) = self.join().await {
+                warn!(error = %error, "rejoin failed");
+                return;
+            }
+            self.open_stream();
+        } else if !stream_open && !self.inner.stopping.load(Ordering::SeqCst) {
+            info!("reopening the stream");
+            self.open_stream();
+        }
+        if renew_due {
+            self.renew_node_lease().await;
+        }
+        let timeout = self.inner.config.message_timeout;
+        let expired: Vec<Pending> = {
+            let mut pending = lock(&self.inner.pending);
+            let ids: Vec<i64> =
+                pending.iter().filter(|(_, p)| p.started.elapsed() > timeout).map(|(id, _)| *id).collect();
+            ids.into_iter().filter_map(|id| pending.remove(&id)).collect()
+        };
+        for call in expired {
+            let _ = call.answer.send(Err(CallError::Timeout(timeout)));
+        }
+    }
+
+    async fn renew_node_lease(&self) {
+        let token = match lock(&self.inner.session).as_ref() {
+            Some(s) => s.info.lease.challenge_token.clone(),
+            None => return,
+        };
+        let mut management = pb::node_management_client::NodeManagementClient::new(self.inner.channel.clone());
+        let request = self.with_identity(pb::RenewNodeLeaseRequestProto {
+            challenge_token: token,
+            capabilities: Some(self.capabilities()),
+        });
+        match management.renew_lease(request).await {
+            Ok(response) => {
+                let response = response.into_inner();
+                match response.info.map(NodeInfo::try_from) {
+                    Some(Ok(info)) if response.status == 0 => {
+                        if let Some(session) = lock(&self.inner.session).as_mut() {
+                            session.info = info;
+                        }
+                    }
+                    _ => {
+                        // Kotlin restarts the client with a new identity; so do we.
+                        warn!(error = %response.error_description, "node lease renewal refused; joining again");
+                        self.deactivate_all(DeactivationReason::LeaseRenewalFailed).await;
+                        self.mark_stream_closed();
+                        *lock(&self.inner.session) = None;
+                    }
+                }
+            }
+            Err(status) => warn!(%status, "node lease renewal failed; retrying next tick"),
+        }
+    }
+
+    async fn rpc_leave(&self) -> Result<(), tonic::Status> {
+        let mut management = pb::node_management_client::NodeManagementClient::new(self.inner.channel.clone());
+        management.leave_cluster(self.with_identity(pb::LeaveClusterRequestProto {})).await.map(|_| ())
+    }
+
+    /// Validates ownership of `reference` (and extends it): the server refuses when another
+    /// node holds the lease.
+    async fn renew_addressable_lease(&self, reference: &AddressableReference) -> Result<AddressableLease, String> {
+        let mut leases =
+            pb::addressable_management_client::AddressableManagementClient::new(self.inner.channel.clone());
+        let request =
+            self.with_identity(pb::RenewAddressableLeaseRequestProto { reference: Some(reference.clone().into()) });
+        let response = leases.renew_lease(request).await.map_err(|s| s.to_string())?.into_inner();
+        match response.lease.map(AddressableLease::try_from) {
+            Some(Ok(lease)) if response.status == 0 => Ok(lease),
+            _ => Err(response.error_description),
+        }
+    }
+
+    async fn abandon_addressable_lease(&self, reference: &AddressableReference) {
+        let mut leases =
+            pb::addressable_management_client::AddressableManagementClient::new(self.inner.channel.clone());
+        let request =
+            self.with_identity(pb::AbandonAddressableLeaseRequestProto { reference: Some(reference.clone().into()) });
+        if let Err(status) = leases.abandon_lease(request).await {
+            debug!(%status, %reference, "abandon lease failed");
+        }
+    }
+}

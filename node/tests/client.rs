@@ -1,0 +1,136 @@
+//! The Rust client runtime against orbit-node in-process: a Rust actor hosted by one client
+//! and called by another, one call at a time, errors, panics, idle deactivation and a
+//! graceful stop.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use compat_proto::Key;
+use orbit_node::Config;
+use orbit_node::client::{
+    Actor, ActorContext, ActorError, CallError, ClientBuilder, ClientConfig, DeactivationReason, IntoJvm, Invocation,
+};
+use orbit_node::codec::JvmValue;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+
+const COUNTER: &str = "com.example.Counter";
+
+/// Counts calls; panics on `explode`; records deactivations.
+struct Counter {
+    count: i32,
+    deactivations: Arc<std::sync::Mutex<Vec<DeactivationReason>>>,
+    in_flight: Arc<AtomicUsize>,
+}
+
+#[tonic::async_trait]
+impl Actor for Counter {
+    async fn on_deactivate(&mut self, _context: &ActorContext, reason: DeactivationReason) {
+        self.deactivations.lock().expect("not poisoned").push(reason);
+    }
+
+    async fn invoke(&mut self, context: &ActorContext, call: Invocation) -> Result<JvmValue, ActorError> {
+        if call.is("increment", &[]) {
+            // Two calls must never overlap on one actor.
+            assert_eq!(self.in_flight.fetch_add(1, Ordering::SeqCst), 0, "calls overlapped");
+            tokio::time::sleep(Duration::from_millis(2)).await;
+            self.in_flight.fetch_sub(1, Ordering::SeqCst);
+            self.count += 1;
+            Ok(self.count.into_jvm())
+        } else if call.is("key", &[]) {
+            Ok(context.reference.key.to_string().into_jvm())
+        } else if call.is("fail", &["java.lang.String"]) {
+            Err(ActorError::illegal_argument(call.arg::<String>(0)?))
+        } else if call.is("explode", &[]) {
+            panic!("boom");
+        } else {
+            Err(ActorError::no_such_method(&call))
+        }
+    }
+}
+
+async fn start_node() -> (String, oneshot::Sender<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let port = listener.local_addr().expect("bound").port();
+    let args: Vec<String> =
+        ["--port", &port.to_string(), "--listen", "127.0.0.1", "--metrics-port", "off"].map(str::to_owned).to_vec();
+    let config = Config::from_env(&HashMap::<String, String>::new(), &args).expect("valid");
+    let (stop, stopped) = oneshot::channel::<()>();
+    tokio::spawn(orbit_node::run_with_listener(config, listener, async move {
+        let _ = stopped.await;
+    }));
+    (format!("127.0.0.1:{port}"), stop)
+}
+
+fn config(endpoint: &str) -> ClientConfig {
+    let mut config = ClientConfig::new(endpoint, "app");
+    config.message_timeout = Duration::from_secs(8);
+    config
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rust_actor_hosted_and_called_through_orbit_node() {
+    let (endpoint, stop) = start_node().await;
+    let deactivations = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let in_flight = Arc::new(AtomicUsize::new(0));
+    let (d, f) = (deactivations.clone(), in_flight.clone());
+    let mut host_config = config(&endpoint);
+    host_config.actor_ttl = Duration::from_secs(2);
+    let host = ClientBuilder::new(host_config)
+        .actor(COUNTER, move |_| Counter { count: 0, deactivations: d.clone(), in_flight: f.clone() })
+        .connect()
+        .await
+        .expect("host joins");
+    let caller = ClientBuilder::new(config(&endpoint)).connect().await.expect("caller joins");
+
+    // 50 concurrent calls on one actor run one at a time and all count.
+    let counter = caller.actor(COUNTER, Key::String("c1".into()));
+    let calls: Vec<_> = (0..50)
+        .map(|_| {
+            let counter = counter.clone();
+            tokio::spawn(async move { counter.call::<i32>("increment", vec![]).await })
+        })
+        .collect();
+    let mut results = Vec::new();
+    for call in calls {
+        results.push(call.await.expect("task").expect("call"));
+    }
+    results.sort_unstable();
+    assert_eq!(results, (1..=50).collect::<Vec<_>>());
+
+    for key in [Key::Int32(-1), Key::Int64(i64::MAX), Key::None, Key::String("ключ".into())] {
+        let rendered: String = caller.actor(COUNTER, key.clone()).call("key", vec![]).await.expect("call");
+        assert_eq!(rendered, key.to_string());
+    }
+
+    let error = counter.call::<String>("fail", vec!["nope".into_argument()]).await.expect_err("fails");
+    assert_eq!(error, CallError::Remote("java.lang.IllegalArgumentException: nope".into()));
+    let error = counter.call::<String>("missing", vec![5i32.into_argument()]).await.expect_err("no such method");
+    assert_eq!(error, CallError::Remote("java.lang.NoSuchMethodException: missing(int)".into()));
+
+    // A panic answers the caller, deactivates the actor, and the host keeps serving.
+    let error = counter.call::<()>("explode", vec![]).await.expect_err("panics");
+    assert!(
+        matches!(&error, CallError::Remote(d) if d.starts_with("java.lang.RuntimeException: Rust actor")),
+        "{error}"
+    );
+    assert_eq!(counter.call::<i32>("increment", vec![]).await, Ok(1), "a fresh instance after the panic");
+
+    // Idle actors are deactivated after the TTL.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    assert!(deactivations.lock().expect("not poisoned").contains(&DeactivationReason::TtlExpired));
+    assert_eq!(counter.call::<i32>("increment", vec![]).await, Ok(1), "reactivated");
+
+    // A type nobody hosts fails with the server's placement error.
+    let nobody = caller.actor("com.example.Nobody", Key::None).call::<()>("x", vec![]).await.expect_err("unplaceable");
+    assert!(matches!(&nobody, CallError::Remote(d) if d.contains("PlacementFailedException")), "{nobody}");
+
+    assert_eq!(counter.call::<i32>("increment", vec![]).await, Ok(1), "active again when the host stops");
+    host.stop().await;
+    assert!(deactivations.lock().expect("not poisoned").contains(&DeactivationReason::NodeShuttingDown));
+    assert_eq!(host.active_actor_count(), 0);
+    caller.stop().await;
+    let _ = stop.send(());
+}
