@@ -5,6 +5,7 @@
 //! * `ports`: free loopback ports for the processes a test starts.
 //! * `servers`: the Kotlin or Rust server a scenario runs against.
 //! * `raw`: a raw gRPC client with Orbit identity metadata and arbitrary frames.
+//! * `rust_actors`: Rust implementations of the harness's Kotlin actor interfaces.
 //! * `scenario`: harness callers, call lists and the answers they observe.
 //!
 //! The harness jar is built by `mvn -f interop-tests/jvm/pom.xml package`; a missing jar
@@ -13,5 +14,6 @@
 pub mod jvm;
 pub mod ports;
 pub mod raw;
+pub mod rust_actors;
 pub mod scenario;
 pub mod servers;
