@@ -1,0 +1,41 @@
+//! A Rust actor that existing Kotlin callers reach through their interface
+//! `com.example.Greeter` (`fun greet(name: String): Deferred<String>`), and a call from Rust
+//! to a Kotlin actor. Run against any Orbit server:
+//! `cargo run -p orbit-node --example greeter -- 127.0.0.1:50056`
+
+use compat_proto::Key;
+use orbit_node::client::{Actor, ActorContext, ActorError, ClientBuilder, ClientConfig, Invocation, IntoJvm};
+use orbit_node::codec::JvmValue;
+
+struct Greeter;
+
+#[tonic::async_trait]
+impl Actor for Greeter {
+    async fn invoke(&mut self, _context: &ActorContext, call: Invocation) -> Result<JvmValue, ActorError> {
+        if call.is("greet", &["java.lang.String"]) {
+            let name: String = call.arg(0)?;
+            return Ok(format!("Hello {name}").into_jvm());
+        }
+        Err(ActorError::no_such_method(&call))
+    }
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let endpoint = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:50056".to_owned());
+    let client = ClientBuilder::new(ClientConfig::new(endpoint, "default"))
+        .actor("com.example.Greeter", |_| Greeter)
+        .connect()
+        .await?;
+
+    // Calling a Kotlin actor (or a Rust one) looks the same.
+    let account = client.actor("com.example.Account", Key::Int64(42));
+    match account.call::<i64>("balance", vec![]).await {
+        Ok(balance) => println!("balance: {balance}"),
+        Err(error) => println!("call failed: {error}"),
+    }
+
+    tokio::signal::ctrl_c().await?;
+    client.stop().await;
+    Ok(())
+}
