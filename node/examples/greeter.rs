@@ -4,7 +4,7 @@
 //! `cargo run -p orbit-node --example greeter -- 127.0.0.1:50056`
 
 use compat_proto::Key;
-use orbit_node::client::{Actor, ActorContext, ActorError, ClientBuilder, ClientConfig, Invocation, IntoJvm};
+use orbit_node::client::{Actor, ActorContext, ActorError, ClientBuilder, ClientConfig, IntoJvm, Invocation};
 use orbit_node::codec::JvmValue;
 
 struct Greeter;

@@ -134,3 +134,53 @@ async fn rust_actor_hosted_and_called_through_orbit_node() {
     caller.stop().await;
     let _ = stop.send(());
 }
+
+/// Starts a node on a given port (to restart "the same" server).
+async fn start_node_on(port: u16) -> oneshot::Sender<()> {
+    let listener = TcpListener::bind(("127.0.0.1", port)).await.expect("the port is free again");
+    let args: Vec<String> =
+        ["--port", &port.to_string(), "--listen", "127.0.0.1", "--metrics-port", "off"].map(str::to_owned).to_vec();
+    let config = Config::from_env(&HashMap::<String, String>::new(), &args).expect("valid");
+    let (stop, stopped) = oneshot::channel::<()>();
+    tokio::spawn(orbit_node::run_with_listener(config, listener, async move {
+        let _ = stopped.await;
+    }));
+    stop
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clients_rejoin_after_their_server_restarts() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("bound").port();
+    let endpoint = format!("127.0.0.1:{port}");
+    let stop = start_node_on(port).await;
+    let (d, f) = (Arc::new(std::sync::Mutex::new(Vec::new())), Arc::new(AtomicUsize::new(0)));
+    let host = ClientBuilder::new(config(&endpoint))
+        .actor(COUNTER, move |_| Counter { count: 0, deactivations: d.clone(), in_flight: f.clone() })
+        .connect()
+        .await
+        .expect("host joins");
+    let caller = ClientBuilder::new(config(&endpoint)).connect().await.expect("caller joins");
+    let counter = caller.actor(COUNTER, Key::String("c".into()));
+    assert_eq!(counter.call::<i32>("increment", vec![]).await, Ok(1));
+    let first_identity = host.node_id().expect("joined");
+
+    // The server goes away and comes back empty (in-memory directories): both clients must
+    // notice, join again with new identities, and calls work again.
+    let _ = stop.send(());
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let stop = start_node_on(port).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        match counter.call::<i32>("increment", vec![]).await {
+            Ok(_) => break,
+            Err(error) => {
+                assert!(std::time::Instant::now() < deadline, "no recovery after the restart: {error}");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    }
+    assert_ne!(host.node_id(), Some(first_identity), "the host joined again with a new identity");
+    host.stop().await;
+    caller.stop().await;
+    let _ = stop.send(());
+}
