@@ -17,6 +17,25 @@ use serde_json::{Value, json};
 
 const NAMESPACE: &str = "rustactors";
 
+/// The harness's Kotlin data classes, as Rust structs.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename = "orbit.harness.actors.Inner")]
+struct Inner {
+    label: String,
+    score: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename = "orbit.harness.actors.Payload")]
+struct Payload {
+    name: String,
+    count: i32,
+    big: i64,
+    maybe: Option<i64>,
+    tags: Vec<String>,
+    inner: Option<Inner>,
+}
+
 /// Every argument type of the harness, with values a Kotlin caller can get answers for
 /// (a null result never completes a Kotlin call, see docs/compatibility.md).
 fn battery() -> Vec<(&'static str, Value)> {
@@ -171,6 +190,17 @@ async fn rust_calls(kind: ServerKind) -> anyhow::Result<()> {
         let JvmValue::Object { class, fields } = echoed else { panic!("a data class comes back as an object") };
         assert_eq!(class, "orbit.harness.actors.Payload");
         assert_eq!(fields[2], ("big".to_owned(), JvmValue::Int(9_000_000_000)));
+        // The same data class through serde.
+        let typed = Payload {
+            name: "ключ".into(),
+            count: -1,
+            big: i64::MIN,
+            maybe: Some(i64::MAX),
+            tags: vec!["a".into(), "b".into()],
+            inner: Some(Inner { label: "l".into(), score: 0.5 }),
+        };
+        let echoed: JvmValue = actor.call("echoPayload", vec![orbit_node::client::data::argument(&typed)?]).await?;
+        assert_eq!(orbit_node::client::data::from_jvm::<Payload>(echoed)?, typed);
         let error = actor.call::<String>("fail", vec!["on purpose".into_argument()]).await.expect_err("throws");
         assert_eq!(error, CallError::Remote("java.lang.IllegalArgumentException: on purpose".into()));
     }

@@ -6,13 +6,15 @@
 //! * [`OrbitClient`] calls actors ([`OrbitClient::actor`]) and stops gracefully.
 //! * `host`: activation, one call at a time per actor, idle deactivation, lease renewal,
 //!   panics turned into error replies.
-//! * `actor`, `value`: what actor authors implement and the Rust <-> JVM value conversions.
+//! * `actor`, `value`, `data`: what actor authors implement, the Rust <-> JVM value
+//!   conversions, and Kotlin data classes as serde structs.
 //!
 //! The client keeps one `Connection/OpenStream` open, renews its node lease when `renewAt`
 //! passes (joining again with a new identity if the server refuses), reopens the stream if it
 //! closes, and fails calls that get no answer within the message timeout.
 
 pub mod actor;
+pub mod data;
 mod host;
 pub mod value;
 
