@@ -3,8 +3,11 @@ package orbit.harness
 import grpc.health.v1.HealthGrpc
 import grpc.health.v1.HealthOuterClass.HealthCheckRequest
 import grpc.health.v1.HealthOuterClass.HealthCheckResponse.ServingStatus
+import grpc.health.v1.HealthOuterClass.HealthCheckResponse
 import io.grpc.ManagedChannelBuilder
+import io.grpc.ServerBuilder
 import io.grpc.StatusRuntimeException
+import io.grpc.stub.StreamObserver
 import java.net.InetSocketAddress
 import java.net.Socket
 import java.util.concurrent.TimeUnit
@@ -13,8 +16,9 @@ import java.util.concurrent.TimeUnit
  * `health`: polls `grpc.health.v1.Health/Check` (empty service name) every `--interval-millis`
  * (default 20) until it answers SERVING or `--timeout-seconds` (default 60) pass.
  *
- * It first makes one attempt to load the gRPC classes, then prints `POLLING` so that a script can
- * start the server only once the poller's JVM is warm. On success it prints
+ * It first warms up its gRPC client path against a throw-away local Health server (so that class
+ * loading is not counted), then prints `POLLING` so that a script can start the server only once
+ * the poller's JVM is warm. On success it prints
  * `SERVING <ms since the poller printed POLLING> at=<epoch millis of the SERVING answer>` and exits
  * 0; a script compares `at` with its own record of when it started the server. On timeout it
  * prints `TIMEOUT <ms> last=<last status or error>` and exits 1.
@@ -51,7 +55,9 @@ object HealthCommand {
                 }
             }
 
-            // Warm-up attempt (loads classes); the server is not expected to be up yet.
+            // The server under test is not up yet: warm up the whole gRPC client path on a
+            // throw-away local Health server, so that class loading is not counted.
+            warmUp(request)
             attempt()
             Out.line("POLLING")
             val startNs = System.nanoTime()
@@ -71,6 +77,24 @@ object HealthCommand {
             }
         } finally {
             channel.shutdownNow()
+        }
+    }
+
+    private fun warmUp(request: HealthCheckRequest) {
+        val serving = HealthCheckResponse.newBuilder().setStatus(ServingStatus.SERVING).build()
+        val local = ServerBuilder.forPort(0).addService(object : HealthGrpc.HealthImplBase() {
+            override fun check(request: HealthCheckRequest, observer: StreamObserver<HealthCheckResponse>) {
+                observer.onNext(serving)
+                observer.onCompleted()
+            }
+        }).build().start()
+        val channel = ManagedChannelBuilder.forAddress("127.0.0.1", local.port).usePlaintext().build()
+        try {
+            val stub = HealthGrpc.newBlockingStub(channel)
+            repeat(50) { stub.withDeadlineAfter(10, TimeUnit.SECONDS).check(request) }
+        } finally {
+            channel.shutdownNow()
+            local.shutdownNow()
         }
     }
 }
