@@ -37,6 +37,18 @@ pub mod pb {
     }
 }
 
+/// The schema files under `proto/`, in dependency order (for code generation and descriptor
+/// pools in tests).
+pub const PROTO_FILES: &[&str] = &[
+    "orbit/shared/node.proto",
+    "orbit/shared/addressable.proto",
+    "orbit/shared/addressable_management.proto",
+    "orbit/shared/node_management.proto",
+    "orbit/shared/messages.proto",
+    "orbit/shared/connection.proto",
+    "orbit/shared/health.proto",
+];
+
 /// The gRPC metadata entry that carries the caller's namespace.
 pub const NAMESPACE_HEADER: &str = "namespace";
 /// The gRPC metadata entry that carries the caller's node key (grpc-java lower-cases `nodeKey`).

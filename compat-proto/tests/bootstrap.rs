@@ -8,15 +8,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const PROTO_FILES: &[&str] = &[
-    "orbit/shared/node.proto",
-    "orbit/shared/addressable.proto",
-    "orbit/shared/addressable_management.proto",
-    "orbit/shared/node_management.proto",
-    "orbit/shared/messages.proto",
-    "orbit/shared/connection.proto",
-    "orbit/shared/health.proto",
-];
+use compat_proto::PROTO_FILES;
 
 #[test]
 fn generated_code_is_up_to_date() {

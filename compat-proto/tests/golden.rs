@@ -18,21 +18,12 @@ use std::path::{Path, PathBuf};
 
 use compat_proto::{
     AddressableLease, AddressableReference, InvocationReason, Key, Message, MessageContent, MessageTarget,
-    NamespacedAddressableReference, NodeCapabilities, NodeId, NodeInfo, NodeLease, NodeStatus, Timestamp, pb,
+    NamespacedAddressableReference, NodeCapabilities, NodeId, NodeInfo, NodeLease, NodeStatus, PROTO_FILES, Timestamp,
+    pb,
 };
 use prost::Message as _;
 use prost_reflect::{DescriptorPool, DynamicMessage, SerializeOptions};
 use serde_json::{Value, json};
-
-const PROTO_FILES: &[&str] = &[
-    "orbit/shared/node.proto",
-    "orbit/shared/addressable.proto",
-    "orbit/shared/addressable_management.proto",
-    "orbit/shared/node_management.proto",
-    "orbit/shared/messages.proto",
-    "orbit/shared/connection.proto",
-    "orbit/shared/health.proto",
-];
 
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -52,16 +52,8 @@ impl Actor for Counter {
 }
 
 async fn start_node() -> (String, oneshot::Sender<()>) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let port = listener.local_addr().expect("bound").port();
-    let args: Vec<String> =
-        ["--port", &port.to_string(), "--listen", "127.0.0.1", "--metrics-port", "off"].map(str::to_owned).to_vec();
-    let config = Config::from_env(&HashMap::<String, String>::new(), &args).expect("valid");
-    let (stop, stopped) = oneshot::channel::<()>();
-    tokio::spawn(orbit_node::run_with_listener(config, listener, async move {
-        let _ = stopped.await;
-    }));
-    (format!("127.0.0.1:{port}"), stop)
+    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("bound").port();
+    (format!("127.0.0.1:{port}"), start_node_on(port).await)
 }
 
 fn config(endpoint: &str) -> ClientConfig {
@@ -182,5 +174,62 @@ async fn clients_rejoin_after_their_server_restarts() {
     assert_ne!(host.node_id(), Some(first_identity), "the host joined again with a new identity");
     host.stop().await;
     caller.stop().await;
+    let _ = stop.send(());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn undecodable_arguments_get_an_error_reply_not_silence() {
+    use compat_proto::{AddressableReference, InvocationReason, Message, MessageContent, pb};
+    use tokio_stream::wrappers::ReceiverStream;
+
+    let (endpoint, stop) = start_node().await;
+    let (d, f) = (Arc::new(std::sync::Mutex::new(Vec::new())), Arc::new(AtomicUsize::new(0)));
+    let host = ClientBuilder::new(config(&endpoint))
+        .actor(COUNTER, move |_| Counter { count: 0, deactivations: d.clone(), in_flight: f.clone() })
+        .connect()
+        .await
+        .expect("host joins");
+
+    // A raw caller: join, open a stream, send arguments no Kotlin serializer would write.
+    let channel = tonic::transport::Channel::from_shared(format!("http://{endpoint}"))
+        .expect("uri")
+        .connect()
+        .await
+        .expect("connects");
+    let mut management = pb::node_management_client::NodeManagementClient::new(channel.clone());
+    let mut join = tonic::Request::new(pb::JoinClusterRequestProto::default());
+    join.metadata_mut().insert("namespace", "app".parse().expect("ascii"));
+    let info = management.join_cluster(join).await.expect("rpc").into_inner().info.expect("joined");
+    let id = info.id.expect("id");
+    let (outbound, rx) = tokio::sync::mpsc::channel(4);
+    let mut open = tonic::Request::new(ReceiverStream::new(rx));
+    open.metadata_mut().insert("namespace", id.namespace.parse().expect("ascii"));
+    open.metadata_mut().insert("nodekey", id.key.parse().expect("ascii"));
+    let mut inbound =
+        pb::connection_client::ConnectionClient::new(channel).open_stream(open).await.expect("opens").into_inner();
+    for (message_id, arguments) in [(7, "not json"), (8, r#"["[Lkotlin.Pair;",[["kotlin.Pair",{}]]]"#), (9, "{}")] {
+        let request = Message {
+            message_id,
+            ..Message::new(MessageContent::InvocationRequest {
+                destination: AddressableReference::new(COUNTER, Key::String("raw".into())),
+                method: "increment".into(),
+                arguments: arguments.into(),
+                reason: InvocationReason::Invocation,
+            })
+        };
+        outbound.send(request.into()).await.expect("send");
+        let reply = tokio::time::timeout(Duration::from_secs(10), inbound.message())
+            .await
+            .expect("a reply, not silence")
+            .expect("stream healthy")
+            .expect("stream open");
+        let reply = Message::try_from(reply).expect("well-formed");
+        assert_eq!(reply.message_id, message_id);
+        assert!(
+            matches!(&reply.content, MessageContent::Error { description } if description.starts_with("java.lang.IllegalArgumentException: undecodable arguments")),
+            "{reply:?}"
+        );
+    }
+    host.stop().await;
     let _ = stop.send(());
 }
