@@ -11,6 +11,7 @@ use compat_proto::Key;
 use orbit_node::Config;
 use orbit_node::client::{
     Actor, ActorContext, ActorError, CallError, ClientBuilder, ClientConfig, DeactivationReason, IntoJvm, Invocation,
+    OrbitClient,
 };
 use orbit_node::codec::JvmValue;
 use tokio::net::TcpListener;
@@ -56,6 +57,18 @@ async fn start_node() -> (String, oneshot::Sender<()>) {
     (format!("127.0.0.1:{port}"), start_node_on(port).await)
 }
 
+/// Connects a client hosting [`Counter`]s; returns it and the deactivations they record.
+async fn counter_host(config: ClientConfig) -> (OrbitClient, Arc<std::sync::Mutex<Vec<DeactivationReason>>>) {
+    let deactivations = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let (d, f) = (deactivations.clone(), Arc::new(AtomicUsize::new(0)));
+    let host = ClientBuilder::new(config)
+        .actor(COUNTER, move |_| Counter { count: 0, deactivations: d.clone(), in_flight: f.clone() })
+        .connect()
+        .await
+        .expect("host joins");
+    (host, deactivations)
+}
+
 fn config(endpoint: &str) -> ClientConfig {
     let mut config = ClientConfig::new(endpoint, "app");
     config.message_timeout = Duration::from_secs(8);
@@ -65,16 +78,9 @@ fn config(endpoint: &str) -> ClientConfig {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rust_actor_hosted_and_called_through_orbit_node() {
     let (endpoint, stop) = start_node().await;
-    let deactivations = Arc::new(std::sync::Mutex::new(Vec::new()));
-    let in_flight = Arc::new(AtomicUsize::new(0));
-    let (d, f) = (deactivations.clone(), in_flight.clone());
     let mut host_config = config(&endpoint);
     host_config.actor_ttl = Duration::from_secs(2);
-    let host = ClientBuilder::new(host_config)
-        .actor(COUNTER, move |_| Counter { count: 0, deactivations: d.clone(), in_flight: f.clone() })
-        .connect()
-        .await
-        .expect("host joins");
+    let (host, deactivations) = counter_host(host_config).await;
     let caller = ClientBuilder::new(config(&endpoint)).connect().await.expect("caller joins");
 
     // 50 concurrent calls on one actor run one at a time and all count.
@@ -145,12 +151,7 @@ async fn clients_rejoin_after_their_server_restarts() {
     let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("bound").port();
     let endpoint = format!("127.0.0.1:{port}");
     let stop = start_node_on(port).await;
-    let (d, f) = (Arc::new(std::sync::Mutex::new(Vec::new())), Arc::new(AtomicUsize::new(0)));
-    let host = ClientBuilder::new(config(&endpoint))
-        .actor(COUNTER, move |_| Counter { count: 0, deactivations: d.clone(), in_flight: f.clone() })
-        .connect()
-        .await
-        .expect("host joins");
+    let (host, _) = counter_host(config(&endpoint)).await;
     let caller = ClientBuilder::new(config(&endpoint)).connect().await.expect("caller joins");
     let counter = caller.actor(COUNTER, Key::String("c".into()));
     assert_eq!(counter.call::<i32>("increment", vec![]).await, Ok(1));
@@ -183,12 +184,7 @@ async fn undecodable_arguments_get_an_error_reply_not_silence() {
     use tokio_stream::wrappers::ReceiverStream;
 
     let (endpoint, stop) = start_node().await;
-    let (d, f) = (Arc::new(std::sync::Mutex::new(Vec::new())), Arc::new(AtomicUsize::new(0)));
-    let host = ClientBuilder::new(config(&endpoint))
-        .actor(COUNTER, move |_| Counter { count: 0, deactivations: d.clone(), in_flight: f.clone() })
-        .connect()
-        .await
-        .expect("host joins");
+    let (host, _) = counter_host(config(&endpoint)).await;
 
     // A raw caller: join, open a stream, send arguments no Kotlin serializer would write.
     let channel = tonic::transport::Channel::from_shared(format!("http://{endpoint}"))
