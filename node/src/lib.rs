@@ -106,7 +106,11 @@ pub async fn run_with_listener(
         metrics.clone(),
     ));
 
+    // Kotlin's server pings idle connections every 500 ms and drops them after 10 s without
+    // an answer, which is how a dead client's stream ends promptly.
     let server = tonic::transport::Server::builder()
+        .http2_keepalive_interval(Some(std::time::Duration::from_millis(500)))
+        .http2_keepalive_timeout(Some(std::time::Duration::from_secs(10)))
         .add_service(pb::node_management_server::NodeManagementServer::new(
             service::node_management::NodeManagementService::new(cluster.clone()),
         ))
@@ -163,15 +167,16 @@ pub async fn run_with_listener(
         tasks.spawn(metrics::serve(listener, settings.path.clone(), scrape, token.child_token()));
     }
 
-    tasks.spawn(maintenance(
-        cluster.clone(),
-        addressables.clone(),
-        local.clone(),
-        own.lease.challenge_token.clone(),
-        config.clone(),
-        metrics.clone(),
-        token.child_token(),
-    ));
+    let maintenance = Maintenance {
+        cluster: cluster.clone(),
+        addressables: addressables.clone(),
+        connections: connections.clone(),
+        local: local.clone(),
+        challenge_token: own.lease.challenge_token.clone(),
+        config: config.clone(),
+        metrics: metrics.clone(),
+    };
+    tasks.spawn(maintenance.run(token.child_token()));
 
     let aborted = tokio::select! {
         () = shutdown => false,
@@ -200,71 +205,87 @@ pub async fn run_with_listener(
     Ok(())
 }
 
-/// Runs [`tick`] every `tick_rate` (mirrors `OrbitServer.tick`), timing each one.
-async fn maintenance(
+/// What the tick works on (mirrors `OrbitServer.tick`).
+struct Maintenance {
     cluster: Arc<ClusterManager>,
     addressables: Arc<AddressableManager>,
+    connections: Arc<Connections>,
     local: NodeId,
     challenge_token: String,
     config: config::Config,
     metrics: Arc<Metrics>,
-    token: CancellationToken,
-) {
-    let mut interval = tokio::time::interval(config.tick_rate);
-    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            () = token.cancelled() => return,
-            _ = interval.tick() => {}
-        }
-        let started = std::time::Instant::now();
-        tick(&cluster, &addressables, &local, &challenge_token, &config).await;
-        let elapsed = started.elapsed();
-        metrics.tick_timer.record_duration(elapsed);
-        if elapsed > config.tick_rate {
-            metrics.slow_ticks.increment();
-        }
-    }
 }
 
-/// One tick: renew this server's own lease when due (joining again under the same id if its
-/// record expired), reload the cluster view, cull expired records and leases.
-async fn tick(
-    cluster: &ClusterManager,
-    addressables: &AddressableManager,
-    local: &NodeId,
-    challenge_token: &str,
-    config: &config::Config,
-) {
-    let now = cluster.now();
-    let due = match cluster.directory().get(local).await {
-        Ok(Some(own)) => own.lease.renew_at.is_before(now),
-        _ => true,
-    };
-    if due {
-        match cluster.renew_lease(local, challenge_token, NodeCapabilities::default()).await {
-            Ok(_) => {}
-            Err(ClusterError::InvalidNodeId(_)) => {
-                warn!(node_id = %local, "own record expired; joining again");
-                let rejoined = cluster
-                    .join_cluster(
-                        MANAGEMENT_NAMESPACE,
-                        NodeCapabilities::default(),
-                        Some(config.advertise_url.clone()),
-                        NodeStatus::Active,
-                        Some(&local.key),
-                    )
-                    .await;
-                if let Err(error) = rejoined {
-                    warn!(node_id = %local, error = %error, "rejoin failed; retrying next tick");
-                }
+impl Maintenance {
+    /// Runs [`Maintenance::tick`] every `tick_rate`, timing each one.
+    async fn run(self, token: CancellationToken) {
+        let mut interval = tokio::time::interval(self.config.tick_rate);
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                () = token.cancelled() => return,
+                _ = interval.tick() => {}
             }
-            Err(error) => warn!(node_id = %local, error = %error, "own lease renewal failed"),
+            let started = std::time::Instant::now();
+            self.tick().await;
+            let elapsed = started.elapsed();
+            self.metrics.tick_timer.record_duration(elapsed);
+            if elapsed > self.config.tick_rate {
+                self.metrics.slow_ticks.increment();
+            }
         }
     }
-    if let Err(error) = cluster.refresh().await {
-        warn!(error = %error, "cluster view refresh failed");
+
+    /// One tick: renew this server's own lease when due (joining again under the same id if
+    /// its record expired), rewrite its edges from its live streams, reload the cluster view,
+    /// cull expired records and leases.
+    async fn tick(&self) {
+        let (cluster, local) = (&self.cluster, &self.local);
+        let now = cluster.now();
+        let due = match cluster.directory().get(local).await {
+            Ok(Some(own)) => own.lease.renew_at.is_before(now),
+            _ => true,
+        };
+        if due {
+            match cluster.renew_lease(local, &self.challenge_token, NodeCapabilities::default()).await {
+                Ok(_) => {}
+                Err(ClusterError::InvalidNodeId(_)) => {
+                    warn!(node_id = %local, "own record expired; joining again");
+                    let rejoined = cluster
+                        .join_cluster(
+                            MANAGEMENT_NAMESPACE,
+                            NodeCapabilities::default(),
+                            Some(self.config.advertise_url.clone()),
+                            NodeStatus::Active,
+                            Some(&local.key),
+                        )
+                        .await;
+                    if let Err(error) = rejoined {
+                        warn!(node_id = %local, error = %error, "rejoin failed; retrying next tick");
+                    }
+                }
+                Err(error) => warn!(node_id = %local, error = %error, "own lease renewal failed"),
+            }
+        }
+        // This server's edges are its live streams (Kotlin recomputes them every tick too), so
+        // a rejoin or a lost update cannot leave connected clients unreachable.
+        let connected = self.connections.node_ids();
+        let _ = cluster
+            .update_node(local, |info| {
+                let mut kept: Vec<NodeId> =
+                    info.visible_nodes.iter().filter(|n| n.is_management() || connected.contains(n)).cloned().collect();
+                for node in &connected {
+                    if !kept.contains(node) {
+                        kept.push(node.clone());
+                    }
+                }
+                info.visible_nodes = kept;
+            })
+            .await;
+        if let Err(error) = cluster.refresh().await {
+            warn!(error = %error, "cluster view refresh failed");
+        }
+        let _ = cluster.directory().tick(now).await;
+        let _ = self.addressables.directory().tick(now).await;
     }
-    let _ = cluster.directory().tick(now).await;
-    let _ = addressables.directory().tick(now).await;
 }

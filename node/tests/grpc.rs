@@ -307,3 +307,43 @@ async fn bad_input_gets_clear_answers_and_the_node_keeps_serving() {
     drop(client);
     node.stop().await;
 }
+
+#[tokio::test]
+async fn a_reconnecting_client_keeps_its_route_when_the_old_stream_ends() {
+    let node = TestNode::start().await;
+    let channel = node.channel().await;
+    let host = join(&channel, "app", &["com.example.Greeter"]).await;
+    let mut caller = join(&channel, "app", &[]).await;
+
+    // The host opens a second stream with the same identity, then its first stream ends.
+    let (second_outbound, rx) = mpsc::channel(16);
+    let mut connection = pb::connection_client::ConnectionClient::new(channel.clone());
+    let mut second_inbound = connection
+        .open_stream(with_identity(ReceiverStream::new(rx), Some(&host.id.namespace), Some(&host.id.key)))
+        .await
+        .expect("second stream opens")
+        .into_inner();
+    let host_id = host.id.clone();
+    drop(host);
+    // The first stream's cleanup must not remove the route to the second one.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let reference = AddressableReference::new("com.example.Greeter", Key::Int32(1));
+    caller.outbound.send(invocation(11, reference)).await.expect("send");
+    let request = tokio::time::timeout(Duration::from_secs(10), second_inbound.message())
+        .await
+        .expect("delivered to the newer stream")
+        .expect("healthy")
+        .expect("open");
+    assert_eq!(request.message_id, 11);
+    let reply = Message {
+        message_id: 11,
+        target: Some(compat_proto::MessageTarget::Unicast(caller.id.clone())),
+        ..Message::new(MessageContent::InvocationResponse { data: "1".into() })
+    };
+    second_outbound.send(reply.into()).await.expect("send");
+    let answer = next_message(&mut caller).await;
+    assert_eq!(answer.source, Some(host_id));
+    drop(second_outbound);
+    node.stop().await;
+}

@@ -50,12 +50,20 @@ impl Connections {
         id
     }
 
-    /// Removes the registration `id` of `node`, if it is still the current one.
-    pub fn unregister(&self, node: &NodeId, id: u64) {
+    /// Removes the registration `id` of `node` if it is still the current one, and returns
+    /// whether it was (a newer stream of the same node keeps its registration).
+    pub fn unregister(&self, node: &NodeId, id: u64) -> bool {
         let mut streams = self.lock();
         if streams.get(node).is_some_and(|r| r.id == id) {
             streams.remove(node);
+            return true;
         }
+        false
+    }
+
+    /// Returns the nodes with a registered stream.
+    pub fn node_ids(&self) -> Vec<NodeId> {
+        self.lock().keys().cloned().collect()
     }
 
     /// Queues `message` on the stream of `node` without waiting.
@@ -91,8 +99,9 @@ mod tests {
         let (second, mut rx2) = mpsc::channel(1);
         let old = connections.register(node.clone(), first);
         let _new = connections.register(node.clone(), second);
-        connections.unregister(&node, old);
+        assert!(!connections.unregister(&node, old), "the newer stream stays registered");
         assert!(connections.is_connected(&node));
+        assert_eq!(connections.node_ids(), vec![node.clone()]);
         connections.send(&node, pb::MessageProto::default()).expect("registered");
         assert!(rx2.try_recv().is_ok());
         assert_eq!(

@@ -21,6 +21,9 @@ use crate::mesh::ClusterManager;
 use crate::metrics::SharedMetrics;
 use crate::net::{Connections, Outbound, STREAM_BUFFER};
 use crate::pipeline::Pipeline;
+
+/// Messages in the pipeline at once, over all streams (Kotlin's `pipelineBufferCount`).
+pub const PIPELINE_CAPACITY: usize = 10_000;
 use crate::service::CallerIdentity;
 
 /// The Connection service.
@@ -32,6 +35,8 @@ pub struct ConnectionService {
     tasks: TaskTracker,
     token: CancellationToken,
     metrics: SharedMetrics,
+    /// Shared by every stream: bounds the messages being processed.
+    capacity: Arc<tokio::sync::Semaphore>,
 }
 
 impl ConnectionService {
@@ -46,7 +51,8 @@ impl ConnectionService {
         token: CancellationToken,
         metrics: SharedMetrics,
     ) -> Self {
-        Self { local, cluster, connections, pipeline, tasks, token, metrics }
+        let capacity = Arc::new(tokio::sync::Semaphore::new(PIPELINE_CAPACITY));
+        Self { local, cluster, connections, pipeline, tasks, token, metrics, capacity }
     }
 }
 
@@ -86,6 +92,7 @@ impl pb::connection_server::Connection for ConnectionService {
             pipeline: self.pipeline.clone(),
             tasks: self.tasks.clone(),
             metrics: self.metrics.clone(),
+            capacity: self.capacity.clone(),
         };
         let token = self.token.clone();
         self.tasks.spawn(reader.run(inbound, token));
@@ -104,6 +111,7 @@ struct StreamReader {
     pipeline: Arc<Pipeline>,
     tasks: TaskTracker,
     metrics: SharedMetrics,
+    capacity: Arc<tokio::sync::Semaphore>,
 }
 
 impl StreamReader {
@@ -126,20 +134,36 @@ impl StreamReader {
                 }
             }
         }
-        // The client went away (or we are stopping): forget its stream and routing edges.
-        self.connections.unregister(&self.caller, self.registration);
-        remove_edges(&self.cluster, &self.local, &self.caller).await;
+        // The client went away (or we are stopping): forget its stream and routing edges,
+        // unless a newer stream of the same node has replaced this one.
+        if self.connections.unregister(&self.caller, self.registration) {
+            remove_edges(&self.cluster, &self.local, &self.caller).await;
+        }
         info!(node_id = %self.caller, "stream closed");
     }
 
     fn accept(&self, wire: pb::MessageProto) {
+        // Kotlin's pipeline queue holds 10,000 messages; beyond that a message is answered
+        // with an error instead of waiting.
+        let Ok(permit) = self.capacity.clone().try_acquire_owned() else {
+            let description = format!(
+                "orbit.shared.exception.CapacityExceededException: pipeline full ({PIPELINE_CAPACITY} messages)"
+            );
+            let (pipeline, caller, message_id) = (self.pipeline.clone(), self.caller.clone(), wire.message_id);
+            warn!(node_id = %caller, message_id, "pipeline full; answering with an error");
+            self.tasks.spawn(async move { pipeline.reply_error(message_id, caller, description).await });
+            return;
+        };
         self.metrics.message_sizes.record(u64::try_from(prost::Message::encoded_len(&wire)).unwrap_or(u64::MAX));
         let message_id = wire.message_id;
         let pipeline = self.pipeline.clone();
         let caller = self.caller.clone();
         match Message::try_from(wire) {
             Ok(message) => {
-                self.tasks.spawn(async move { pipeline.on_inbound(message, &caller).await });
+                self.tasks.spawn(async move {
+                    pipeline.on_inbound(message, &caller).await;
+                    drop(permit);
+                });
             }
             Err(error) => {
                 // Kotlin would close the stream; we answer this message and keep serving.
