@@ -229,3 +229,70 @@ async fn undecodable_arguments_get_an_error_reply_not_silence() {
     host.stop().await;
     let _ = stop.send(());
 }
+
+/// Tracks live instances; `on_deactivate` is slow; `hang` never returns.
+struct Slow {
+    live: Arc<AtomicUsize>,
+    most_live: Arc<AtomicUsize>,
+    deactivating: Arc<tokio::sync::Notify>,
+}
+
+#[tonic::async_trait]
+impl Actor for Slow {
+    async fn on_activate(&mut self, _context: &ActorContext) -> Result<(), ActorError> {
+        let now = self.live.fetch_add(1, Ordering::SeqCst) + 1;
+        self.most_live.fetch_max(now, Ordering::SeqCst);
+        Ok(())
+    }
+
+    async fn on_deactivate(&mut self, _context: &ActorContext, _reason: DeactivationReason) {
+        self.deactivating.notify_one();
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        self.live.fetch_sub(1, Ordering::SeqCst);
+    }
+
+    async fn invoke(&mut self, _context: &ActorContext, call: Invocation) -> Result<JvmValue, ActorError> {
+        if call.is("hang", &[]) {
+            std::future::pending::<()>().await;
+        }
+        Ok("ok".into_jvm())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_second_instance_while_one_deactivates_and_stop_ends_stuck_calls() {
+    let (endpoint, stop) = start_node().await;
+    let (live, most_live) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let deactivating = Arc::new(tokio::sync::Notify::new());
+    let (l, m, d) = (live.clone(), most_live.clone(), deactivating.clone());
+    let mut host_config = config(&endpoint);
+    host_config.actor_ttl = Duration::from_secs(1);
+    host_config.deactivation_timeout = Duration::from_secs(2);
+    let host = ClientBuilder::new(host_config)
+        .actor("com.example.Slow", move |_| Slow { live: l.clone(), most_live: m.clone(), deactivating: d.clone() })
+        .connect()
+        .await
+        .expect("host joins");
+    let caller = ClientBuilder::new(config(&endpoint)).connect().await.expect("caller joins");
+    let slow = caller.actor("com.example.Slow", Key::String("s".into()));
+
+    // Activate, go idle past the TTL, and call again while on_deactivate is still running.
+    assert_eq!(slow.call::<String>("work", vec![]).await, Ok("ok".to_owned()));
+    tokio::time::timeout(Duration::from_secs(10), deactivating.notified()).await.expect("TTL deactivation starts");
+    assert_eq!(live.load(Ordering::SeqCst), 1, "the old instance is still deactivating");
+    assert_eq!(slow.call::<String>("work", vec![]).await, Ok("ok".to_owned()), "the call is placed again and answered");
+    assert_eq!(most_live.load(Ordering::SeqCst), 1, "never two live instances of one actor");
+
+    // A call that never returns does not keep stop() from finishing; its caller is answered.
+    let stuck = slow.clone();
+    let hung = tokio::spawn(async move { stuck.call::<String>("hang", vec![]).await });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    tokio::time::timeout(Duration::from_secs(15), host.stop()).await.expect("stop finishes");
+    let answer = hung.await.expect("task");
+    assert!(
+        matches!(&answer, Err(CallError::Remote(d)) if d.contains("was deactivated while this call was running")),
+        "{answer:?}"
+    );
+    caller.stop().await;
+    let _ = stop.send(());
+}

@@ -19,6 +19,7 @@ use std::fmt;
 use serde::de::{self, DeserializeOwned, IntoDeserializer, Visitor};
 use serde::ser::{self, Serialize};
 
+use crate::codec::json::java_double;
 use crate::codec::{Argument, Json, JvmValue};
 
 /// A value that does not map between serde and the JVM model.
@@ -77,6 +78,16 @@ impl Serializer {
     fn integer(self, value: i64) -> Result<JvmValue, DataError> {
         Ok(if self.primitive_slot { JvmValue::Int(value) } else { JvmValue::Long(value) })
     }
+
+    /// A `Byte` or `Short`: bare as a primitive property, `["java.lang.Short", n]` elsewhere
+    /// (Jackson writes only `Integer` bare in untyped slots).
+    fn boxed_unless_primitive(self, class: &str, value: i64) -> JvmValue {
+        if self.primitive_slot {
+            JvmValue::Int(value)
+        } else {
+            JvmValue::Other { class: class.to_owned(), value: Json::Number(value.to_string()) }
+        }
+    }
 }
 
 struct SeqBuilder {
@@ -109,10 +120,10 @@ impl ser::Serializer for Serializer {
         Ok(JvmValue::Boolean(v))
     }
     fn serialize_i8(self, v: i8) -> Result<JvmValue, DataError> {
-        Ok(JvmValue::Int(i64::from(v)))
+        Ok(self.boxed_unless_primitive("java.lang.Byte", i64::from(v)))
     }
     fn serialize_i16(self, v: i16) -> Result<JvmValue, DataError> {
-        Ok(JvmValue::Int(i64::from(v)))
+        Ok(self.boxed_unless_primitive("java.lang.Short", i64::from(v)))
     }
     fn serialize_i32(self, v: i32) -> Result<JvmValue, DataError> {
         Ok(JvmValue::Int(i64::from(v)))
@@ -133,7 +144,12 @@ impl ser::Serializer for Serializer {
         self.integer(i64::try_from(v).map_err(|_| DataError(format!("{v} does not fit a JVM long")))?)
     }
     fn serialize_f32(self, v: f32) -> Result<JvmValue, DataError> {
-        Ok(JvmValue::Double(f64::from(v)))
+        // Through the shortest decimal of the float, so 0.1f is written 0.1 as Java does.
+        let widened: f64 = v.to_string().parse().unwrap_or(f64::from(v));
+        if self.primitive_slot || !widened.is_finite() {
+            return Ok(JvmValue::Double(widened));
+        }
+        Ok(JvmValue::Other { class: "java.lang.Float".to_owned(), value: Json::Number(java_double(widened)) })
     }
     fn serialize_f64(self, v: f64) -> Result<JvmValue, DataError> {
         Ok(JvmValue::Double(v))
@@ -431,6 +447,25 @@ mod tests {
         assert_eq!(encode_result(&to_jvm(&Color::Red).expect("ok")), r#"["com.example.Color","RED"]"#);
         assert_eq!(from_jvm::<Color>(to_jvm(&Color::Red).expect("ok")), Ok(Color::Red));
         assert_eq!(from_jvm::<Option<String>>(JvmValue::Null), Ok(None));
+        // Float, Short and Byte are boxed outside primitive properties, bare inside them.
+        assert_eq!(
+            encode_result(&to_jvm(&vec![0.1f32]).expect("ok")),
+            r#"["java.util.ArrayList",[["java.lang.Float",0.1]]]"#
+        );
+        assert_eq!(encode_result(&to_jvm(&Some(7i16)).expect("ok")), r#"["java.lang.Short",7]"#);
+        #[derive(Serialize)]
+        #[serde(rename = "com.example.Small")]
+        struct Small {
+            ratio: f32,
+            level: i8,
+            maybe: Option<f32>,
+        }
+        let small = Small { ratio: 0.1, level: -3, maybe: Some(2.5) };
+        assert_eq!(
+            encode_result(&to_jvm(&small).expect("ok")),
+            r#"["com.example.Small",{"ratio":0.1,"level":-3,"maybe":["java.lang.Float",2.5]}]"#
+        );
+        assert_eq!(from_jvm::<Vec<f32>>(to_jvm(&vec![0.1f32]).expect("ok")), Ok(vec![0.1f32]));
         assert!(from_jvm::<Payload>(JvmValue::String("x".into())).is_err());
     }
 }

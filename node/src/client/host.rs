@@ -4,8 +4,10 @@
 //!
 //! Each active actor has a supervisor task that owns its mailbox. Every call and hook runs in
 //! a task of its own that hands the actor back when it finishes, so a panic loses that one
-//! actor instance, never the client: the caller gets an error, the actor is deactivated, and
-//! calls still queued for it go through dispatch again.
+//! actor instance, never the client: the caller gets an error and the actor is deactivated.
+//! An actor stays registered until its lease is abandoned, so no second instance can start
+//! while it deactivates; calls that arrive meanwhile go back to the server, which places them
+//! again, and their answers are forwarded to the original callers.
 
 use std::sync::atomic::Ordering;
 use std::time::Instant;
@@ -13,6 +15,8 @@ use std::time::Instant;
 use compat_proto::render::KotlinException;
 use compat_proto::{AddressableReference, InvocationReason, Message, MessageContent, MessageTarget, NodeId};
 use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::AbortOnDropHandle;
 use tracing::{debug, warn};
 
 use super::{ActorFactory, OrbitClient, lock};
@@ -30,12 +34,22 @@ pub(crate) enum HostEvent {
     Deactivate(DeactivationReason, oneshot::Sender<()>),
 }
 
+/// A registered actor: its mailbox, and a token that forces it to stop at once (an actor
+/// stuck in a call past the deactivation timeout).
+#[derive(Clone)]
+pub(crate) struct ActorSlot {
+    pub(crate) mailbox: mpsc::Sender<HostEvent>,
+    pub(crate) force_stop: CancellationToken,
+}
+
 /// A call received for a hosted actor.
 pub(crate) struct InboundCall {
-    /// The request as received (re-sent as is when rerouted).
+    /// The request as received (sent back to the server as is when it must be placed again).
     message: Message,
     caller: NodeId,
     call: Invocation,
+    /// Whether this call was already sent back to the server once (it is not sent twice).
+    resent: bool,
 }
 
 impl OrbitClient {
@@ -49,6 +63,10 @@ impl OrbitClient {
             return;
         };
         let reference = destination.clone();
+        // A request we sent back to the server that the server placed on us again: it comes
+        // from us, under an id we are forwarding. It is not sent back a second time.
+        let resent =
+            self.node_id().as_ref() == Some(&caller) && lock(&self.inner.forwards).contains_key(&message.message_id);
         let call = match decode_arguments(arguments) {
             Ok(arguments) => Invocation { method: method.clone(), arguments },
             Err(error) => {
@@ -58,13 +76,13 @@ impl OrbitClient {
                 return;
             }
         };
-        self.enqueue(reference, Box::new(InboundCall { message, caller, call }));
+        self.enqueue(reference, Box::new(InboundCall { message, caller, call, resent }));
     }
 
     fn enqueue(&self, reference: AddressableReference, inbound: Box<InboundCall>) {
         let mut actors = lock(&self.inner.actors);
-        if let Some(mailbox) = actors.get(&reference) {
-            match mailbox.try_send(HostEvent::Invoke(inbound)) {
+        if let Some(slot) = actors.get(&reference) {
+            match slot.mailbox.try_send(HostEvent::Invoke(inbound)) {
                 Ok(()) => return,
                 Err(mpsc::error::TrySendError::Full(HostEvent::Invoke(inbound))) => {
                     drop(actors);
@@ -72,19 +90,17 @@ impl OrbitClient {
                     self.spawn_reply(inbound.caller, inbound.message.message_id, Err(description));
                     return;
                 }
-                Err(mpsc::error::TrySendError::Full(_)) => return,
                 Err(mpsc::error::TrySendError::Closed(HostEvent::Invoke(inbound))) => {
-                    // The actor just finished deactivating: activate a new instance below.
-                    actors.remove(&reference);
+                    // The actor is going away: let the server place the call again.
                     drop(actors);
-                    return self.enqueue(reference, inbound);
+                    return self.resend(inbound);
                 }
-                Err(mpsc::error::TrySendError::Closed(_)) => return,
+                Err(_) => return,
             }
         }
         if self.inner.stopping.load(Ordering::SeqCst) {
             drop(actors);
-            self.reroute(inbound);
+            self.resend(inbound);
             return;
         }
         let Some(factory) = self.inner.factories.get(&reference.addressable_type).cloned() else {
@@ -95,32 +111,54 @@ impl OrbitClient {
         };
         let (mailbox, events) = mpsc::channel(MAILBOX_CAPACITY);
         let _ = mailbox.try_send(HostEvent::Invoke(inbound));
-        actors.insert(reference.clone(), mailbox);
+        let force_stop = self.inner.token.child_token();
+        actors.insert(reference.clone(), ActorSlot { mailbox, force_stop: force_stop.clone() });
         drop(actors);
         let client = self.clone();
-        self.inner.tasks.spawn(async move { client.supervise(reference, factory, events).await });
+        self.inner.tasks.spawn(async move { client.supervise(reference, factory, events, force_stop).await });
     }
 
-    /// Sends a request for an actor this stopping client no longer runs back to the server
-    /// with `reason = rerouted`, and forwards its answer to the original caller.
-    fn reroute(&self, inbound: Box<InboundCall>) {
+    /// Sends a call this client will not run back to the server to be placed again and
+    /// forwards the answer to the original caller. While stopping it goes as `rerouted`, so the
+    /// server avoids this node (as Kotlin does); otherwise as a plain invocation, which the
+    /// server may place here again. A call already sent back once is answered with an error.
+    fn resend(&self, inbound: Box<InboundCall>) {
+        let InboundCall { mut message, caller, resent, .. } = *inbound;
+        if resent {
+            let description =
+                KotlinException::CouldNotRenewLease(destination_of(&message).unwrap_or_else(unknown_reference))
+                    .to_string();
+            self.spawn_reply(caller, message.message_id, Err(description));
+            return;
+        }
         let our_id = self.inner.next_message_id.fetch_add(1, Ordering::Relaxed);
-        let InboundCall { mut message, caller, .. } = *inbound;
-        lock(&self.inner.forwards).insert(our_id, (caller, message.message_id));
+        lock(&self.inner.forwards)
+            .insert(our_id, super::Forward { caller, message_id: message.message_id, since: Instant::now() });
         if let MessageContent::InvocationRequest { reason, .. } = &mut message.content {
-            *reason = InvocationReason::Rerouted;
+            *reason = if self.inner.stopping.load(Ordering::SeqCst) {
+                InvocationReason::Rerouted
+            } else {
+                InvocationReason::Invocation
+            };
         }
         message.message_id = our_id;
         message.source = None;
+        message.target = None;
         let client = self.clone();
         self.inner.tasks.spawn(async move {
             if client.send(message).await.is_err() {
-                lock(&client.inner.forwards).remove(&our_id);
+                if let Some(forward) = lock(&client.inner.forwards).remove(&our_id) {
+                    client.spawn_reply(
+                        forward.caller,
+                        forward.message_id,
+                        Err("java.lang.IllegalStateException: The Orbit client is not connected".to_owned()),
+                    );
+                }
             }
         });
     }
 
-    fn spawn_reply(&self, caller: NodeId, message_id: i64, outcome: Result<String, String>) {
+    pub(crate) fn spawn_reply(&self, caller: NodeId, message_id: i64, outcome: Result<String, String>) {
         let client = self.clone();
         self.inner.tasks.spawn(async move { client.reply(caller, message_id, outcome).await });
     }
@@ -143,29 +181,30 @@ impl OrbitClient {
         reference: AddressableReference,
         factory: ActorFactory,
         mut events: mpsc::Receiver<HostEvent>,
+        force_stop: CancellationToken,
     ) {
         let context = ActorContext { reference: reference.clone(), client: self.clone() };
         let mut lease = match self.renew_addressable_lease(&reference).await {
             Ok(lease) => lease,
             Err(description) => {
-                debug!(%reference, %description, "not the owner of this actor");
-                return self.fail_queued(&reference, events, description).await;
+                // Not the owner (the lease moved or was abandoned): the server places again.
+                debug!(%reference, %description, "not the owner of this actor; sending its calls back");
+                return self.retire(&reference, None, DeactivationReason::LeaseRenewalFailed, events, false).await;
             }
         };
         let actor = factory(&reference);
         let activation_context = context.clone();
-        let activated = tokio::spawn(async move {
+        let activated = AbortOnDropHandle::new(tokio::spawn(async move {
             let mut actor = actor;
             let outcome = actor.on_activate(&activation_context).await;
             (actor, outcome)
-        })
+        }))
         .await;
         let mut actor = match activated {
             Ok((actor, Ok(()))) => actor,
             Ok((_, Err(error))) => return self.fail_queued(&reference, events, error.to_string()).await,
             Err(panic) => {
                 let description = panic_description(&reference, "on_activate", &panic);
-                self.abandon_addressable_lease(&reference).await;
                 return self.fail_queued(&reference, events, description).await;
             }
         };
@@ -176,41 +215,56 @@ impl OrbitClient {
         interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
-                () = self.inner.token.cancelled() => return,
+                () = force_stop.cancelled() => {
+                    return self.retire(&reference, Some(actor), DeactivationReason::NodeShuttingDown, events, true).await;
+                }
                 event = events.recv() => match event {
                     None => return,
                     Some(HostEvent::Invoke(inbound)) => {
                         last_activity = Instant::now();
                         let call_context = context.clone();
-                        let call = inbound.call;
-                        let ran = tokio::spawn(async move {
+                        let InboundCall { message, caller, call, .. } = *inbound;
+                        let running = AbortOnDropHandle::new(tokio::spawn(async move {
                             let outcome = actor.invoke(&call_context, call).await;
                             (actor, outcome)
-                        })
-                        .await;
+                        }));
+                        let ran = tokio::select! {
+                            ran = running => ran,
+                            () = force_stop.cancelled() => {
+                                // Stuck past the deactivation timeout: the call is aborted.
+                                let description = ActorError::illegal_state(format!(
+                                    "{reference} was deactivated while this call was running"
+                                ))
+                                .to_string();
+                                self.reply(caller, message.message_id, Err(description)).await;
+                                return self.retire(&reference, None, DeactivationReason::NodeShuttingDown, events, true).await;
+                            }
+                        };
                         match ran {
                             Ok((returned, outcome)) => {
                                 actor = returned;
                                 let outcome = outcome.map(|value| encode_result(&value)).map_err(|e| e.to_string());
-                                self.reply(inbound.caller, inbound.message.message_id, outcome).await;
+                                self.reply(caller, message.message_id, outcome).await;
                             }
                             Err(panic) => {
                                 let description = panic_description(&reference, "a call", &panic);
                                 warn!(%reference, %description, "actor panicked; deactivating it");
-                                self.reply(inbound.caller, inbound.message.message_id, Err(description)).await;
-                                return self.retire(&reference, None, DeactivationReason::ExternallyTriggered, events).await;
+                                self.reply(caller, message.message_id, Err(description)).await;
+                                return self
+                                    .retire(&reference, None, DeactivationReason::ExternallyTriggered, events, true)
+                                    .await;
                             }
                         }
                     }
                     Some(HostEvent::Deactivate(reason, done)) => {
-                        self.retire(&reference, Some(actor), reason, events).await;
+                        self.retire(&reference, Some(actor), reason, events, true).await;
                         let _ = done.send(());
                         return;
                     }
                 },
                 _ = interval.tick() => {
                     if last_activity.elapsed() > config.actor_ttl {
-                        return self.retire(&reference, Some(actor), DeactivationReason::TtlExpired, events).await;
+                        return self.retire(&reference, Some(actor), DeactivationReason::TtlExpired, events, true).await;
                     }
                     if lease.renew_at.is_before(compat_proto::Timestamp::now()) {
                         match self.renew_addressable_lease(&reference).await {
@@ -218,7 +272,7 @@ impl OrbitClient {
                             Err(description) => {
                                 warn!(%reference, %description, "addressable lease renewal failed");
                                 return self
-                                    .retire(&reference, Some(actor), DeactivationReason::LeaseRenewalFailed, events)
+                                    .retire(&reference, Some(actor), DeactivationReason::LeaseRenewalFailed, events, false)
                                     .await;
                             }
                         }
@@ -228,32 +282,35 @@ impl OrbitClient {
         }
     }
 
-    /// Deactivates: forget the actor (new calls activate a new instance), run `on_deactivate`
-    /// within the deactivation timeout, abandon the lease, and dispatch again the calls that
-    /// were still queued.
+    /// Deactivates: run `on_deactivate` within the deactivation timeout, abandon the lease
+    /// (when we hold it), and only then forget the actor; calls that were queued or arrived
+    /// meanwhile go back to the server to be placed again.
     async fn retire(
         &self,
         reference: &AddressableReference,
         actor: Option<Box<dyn Actor>>,
         reason: DeactivationReason,
         mut events: mpsc::Receiver<HostEvent>,
+        holds_lease: bool,
     ) {
-        lock(&self.inner.actors).remove(reference);
         if let Some(mut actor) = actor {
             let context = ActorContext { reference: reference.clone(), client: self.clone() };
-            let hook = tokio::spawn(async move { actor.on_deactivate(&context, reason).await });
+            let hook = AbortOnDropHandle::new(tokio::spawn(async move { actor.on_deactivate(&context, reason).await }));
             match tokio::time::timeout(self.inner.config.deactivation_timeout, hook).await {
                 Ok(Ok(())) => {}
                 Ok(Err(panic)) => warn!(%reference, error = %panic, "on_deactivate panicked"),
                 Err(_) => warn!(%reference, "on_deactivate timed out"),
             }
         }
-        self.abandon_addressable_lease(reference).await;
+        if holds_lease {
+            self.abandon_addressable_lease(reference).await;
+        }
+        lock(&self.inner.actors).remove(reference);
         debug!(%reference, %reason, "deactivated");
         events.close();
         while let Ok(event) = events.try_recv() {
             match event {
-                HostEvent::Invoke(inbound) => self.enqueue(reference.clone(), inbound),
+                HostEvent::Invoke(inbound) => self.resend(inbound),
                 HostEvent::Deactivate(_, done) => {
                     let _ = done.send(());
                 }
@@ -267,6 +324,7 @@ impl OrbitClient {
         mut events: mpsc::Receiver<HostEvent>,
         description: String,
     ) {
+        self.abandon_addressable_lease(reference).await;
         lock(&self.inner.actors).remove(reference);
         events.close();
         while let Some(event) = events.recv().await {
@@ -280,6 +338,17 @@ impl OrbitClient {
             }
         }
     }
+}
+
+fn destination_of(message: &Message) -> Option<AddressableReference> {
+    match &message.content {
+        MessageContent::InvocationRequest { destination, .. } => Some(destination.clone()),
+        _ => None,
+    }
+}
+
+fn unknown_reference() -> AddressableReference {
+    AddressableReference::new("", compat_proto::Key::None)
 }
 
 /// Describes a panic as the JVM exception a Kotlin caller will see.

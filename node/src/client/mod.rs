@@ -19,7 +19,7 @@ mod host;
 pub mod value;
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -138,12 +138,19 @@ impl ClientBuilder {
         let channel = Endpoint::from_shared(uri.clone())
             .map_err(|_| ClientError::Endpoint(uri.clone()))?
             .connect_timeout(Duration::from_secs(10))
+            // Kotlin servers accept client pings at most once a second; every 10 s is plenty
+            // to notice a dead connection.
+            .http2_keep_alive_interval(Duration::from_secs(10))
+            .keep_alive_timeout(Duration::from_secs(10))
+            .keep_alive_while_idle(true)
             .connect_lazy();
         let inner = Arc::new(Inner {
             config: self.config,
             channel,
             factories: self.factories,
             session: Mutex::new(None),
+            stream_generation: AtomicU64::new(0),
+            stream_probe: Mutex::new(None),
             pending: Mutex::new(HashMap::new()),
             forwards: Mutex::new(HashMap::new()),
             next_message_id: AtomicI64::new(1),
@@ -154,11 +161,23 @@ impl ClientBuilder {
         });
         let client = OrbitClient { inner };
         client.join().await?;
-        client.open_stream();
+        let ready = client.open_stream();
+        // Calls placed here before the server can route to this stream would fail, so wait
+        // until the server has answered a connection-info request over it.
+        if tokio::time::timeout(Duration::from_secs(10), ready).await.is_err() {
+            warn!("the server did not confirm the stream within 10 s; continuing");
+        }
         let ticking = client.clone();
         client.inner.tasks.spawn(async move { ticking.tick_loop().await });
         Ok(client)
     }
+}
+
+/// A rerouted request whose answer goes back to its original caller.
+pub(crate) struct Forward {
+    pub(crate) caller: NodeId,
+    pub(crate) message_id: i64,
+    pub(crate) since: Instant,
 }
 
 /// The node identity this client holds while connected.
@@ -178,13 +197,17 @@ struct Inner {
     factories: HashMap<String, ActorFactory>,
     /// A std Mutex: never held across an .await.
     session: Mutex<Option<Session>>,
+    /// Counts opened streams, so the end of an old stream cannot close a newer one.
+    stream_generation: AtomicU64,
+    /// The id of the connection-info request that confirms a new stream, and who waits for it.
+    stream_probe: Mutex<Option<(i64, oneshot::Sender<()>)>>,
     /// Calls waiting for an answer, by message id. A std Mutex: never held across an .await.
     pending: Mutex<HashMap<i64, Pending>>,
-    /// Rerouted requests whose answer goes back to the original caller: our id -> (caller, its id).
-    forwards: Mutex<HashMap<i64, (NodeId, i64)>>,
+    /// Rerouted requests whose answer goes back to the original caller, by our message id.
+    forwards: Mutex<HashMap<i64, Forward>>,
     next_message_id: AtomicI64,
     /// Mailboxes of active actors. A std Mutex: never held across an .await.
-    actors: Mutex<HashMap<AddressableReference, mpsc::Sender<host::HostEvent>>>,
+    actors: Mutex<HashMap<AddressableReference, host::ActorSlot>>,
     stopping: AtomicBool,
     token: CancellationToken,
     tasks: TaskTracker,
@@ -258,14 +281,18 @@ impl OrbitClient {
                 reason: InvocationReason::Invocation,
             })
         };
-        if self.send(request).await.is_err() {
-            lock(&self.inner.pending).remove(&message_id);
-            return Err(CallError::NotConnected);
-        }
+        // The timeout covers sending too: a stalled stream must not hold the caller forever.
         let limit = self.inner.config.message_timeout + self.inner.config.tick_rate;
-        let data = match tokio::time::timeout(limit, answered).await {
-            Ok(Ok(outcome)) => outcome?,
-            Ok(Err(_)) => return Err(CallError::NotConnected),
+        let exchange = async {
+            self.send(request).await?;
+            answered.await.map_err(|_| CallError::NotConnected)?
+        };
+        let data = match tokio::time::timeout(limit, exchange).await {
+            Ok(Ok(data)) => data,
+            Ok(Err(error)) => {
+                lock(&self.inner.pending).remove(&message_id);
+                return Err(error);
+            }
             Err(_) => {
                 lock(&self.inner.pending).remove(&message_id);
                 return Err(CallError::Timeout(self.inner.config.message_timeout));
@@ -303,23 +330,37 @@ impl OrbitClient {
         info!("orbit client stopped");
     }
 
+    /// Deactivates every actor; one still busy after the deactivation timeout is stopped by
+    /// force (its running call is aborted and answered with an error), as Kotlin considers it
+    /// deactivated after that timeout.
     async fn deactivate_all(&self, reason: DeactivationReason) {
-        loop {
-            let mailboxes: Vec<_> = lock(&self.inner.actors).values().cloned().collect();
-            if mailboxes.is_empty() {
+        for _round in 0..3 {
+            let slots: Vec<host::ActorSlot> = lock(&self.inner.actors).values().cloned().collect();
+            if slots.is_empty() {
                 return;
             }
             let mut waits = Vec::new();
-            for mailbox in mailboxes {
+            for slot in &slots {
                 let (done, finished) = oneshot::channel();
-                if mailbox.send(host::HostEvent::Deactivate(reason, done)).await.is_ok() {
+                if slot.mailbox.try_send(host::HostEvent::Deactivate(reason, done)).is_ok() {
                     waits.push(finished);
                 }
             }
+            let deadline = tokio::time::Instant::now() + self.inner.config.deactivation_timeout;
             for finished in waits {
-                let _ = tokio::time::timeout(self.inner.config.deactivation_timeout, finished).await;
+                let _ = tokio::time::timeout_at(deadline, finished).await;
             }
-            tokio::time::sleep(Duration::from_millis(10)).await;
+            for slot in &slots {
+                slot.force_stop.cancel();
+            }
+            let settle = tokio::time::Instant::now() + self.inner.config.deactivation_timeout;
+            while !lock(&self.inner.actors).is_empty() && tokio::time::Instant::now() < settle {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+        let left = lock(&self.inner.actors).len();
+        if left > 0 {
+            warn!(left, "actors did not deactivate");
         }
     }
 
@@ -351,7 +392,8 @@ impl OrbitClient {
         for attempt in 1..=self.inner.config.join_attempts.max(1) {
             let mut management = pb::node_management_client::NodeManagementClient::new(self.inner.channel.clone());
             let request = self.with_identity(pb::JoinClusterRequestProto { capabilities: Some(self.capabilities()) });
-            match management.join_cluster(request).await {
+            let joined = tokio::time::timeout(Duration::from_secs(30), management.join_cluster(request)).await;
+            match joined.unwrap_or_else(|_| Err(tonic::Status::deadline_exceeded("join timed out"))) {
                 Ok(response) => {
                     let response = response.into_inner();
                     let info = response.info.map(NodeInfo::try_from);
@@ -374,9 +416,17 @@ impl OrbitClient {
 
     /// Opens the stream; a task drives it (grpc-java sends response headers only with the
     /// first message, so opening must not wait for them) and dispatches what arrives.
-    fn open_stream(&self) {
+    /// Returns a future that completes once the server answers a connection-info request on
+    /// the new stream, i.e. once messages can be routed to this client.
+    fn open_stream(&self) -> impl std::future::Future<Output = ()> + use<> {
         let (outbound, rx) = mpsc::channel::<pb::MessageProto>(10_000);
         let request = self.with_identity(ReceiverStream::new(rx));
+        let generation = self.inner.stream_generation.fetch_add(1, Ordering::SeqCst) + 1;
+        let probe_id = self.inner.next_message_id.fetch_add(1, Ordering::Relaxed);
+        let (confirmed, confirmation) = oneshot::channel();
+        *lock(&self.inner.stream_probe) = Some((probe_id, confirmed));
+        let probe = Message { message_id: probe_id, ..Message::new(MessageContent::ConnectionInfoRequest) };
+        let _ = outbound.try_send(pb::MessageProto::from(probe));
         if let Some(session) = lock(&self.inner.session).as_mut() {
             session.outbound = Some(outbound);
         }
@@ -389,7 +439,7 @@ impl OrbitClient {
                     Ok(response) => response.into_inner(),
                     Err(status) => {
                         warn!(%status, "stream could not be opened");
-                        client.mark_stream_closed();
+                        client.mark_stream_closed(Some(generation));
                         return;
                     }
                 },
@@ -408,11 +458,19 @@ impl OrbitClient {
                     }
                 }
             }
-            client.mark_stream_closed();
+            client.mark_stream_closed(Some(generation));
         });
+        async move {
+            let _ = confirmation.await;
+        }
     }
 
-    fn mark_stream_closed(&self) {
+    /// Forgets the stream so the tick reopens it; with a generation, only if no newer
+    /// stream has been opened since.
+    fn mark_stream_closed(&self, generation: Option<u64>) {
+        if generation.is_some_and(|g| g != self.inner.stream_generation.load(Ordering::SeqCst)) {
+            return;
+        }
         if let Some(session) = lock(&self.inner.session).as_mut() {
             session.outbound = None;
         }
@@ -442,19 +500,28 @@ impl OrbitClient {
             MessageContent::Error { description } | MessageContent::InvocationResponseError { description, .. } => {
                 Err(CallError::Remote(description.clone()))
             }
-            MessageContent::ConnectionInfoRequest | MessageContent::ConnectionInfoResponse { .. } => return,
+            MessageContent::ConnectionInfoResponse { .. } => {
+                let mut probe = lock(&self.inner.stream_probe);
+                if probe.as_ref().is_some_and(|(id, _)| *id == message_id) {
+                    if let Some((_, confirmed)) = probe.take() {
+                        let _ = confirmed.send(());
+                    }
+                }
+                return;
+            }
+            MessageContent::ConnectionInfoRequest => return,
         };
         if message_id == 0 {
             // A stream-level error (e.g. our node id expired): the tick will rejoin.
             warn!(?outcome, "stream error from the server");
-            self.mark_stream_closed();
+            self.mark_stream_closed(None);
             return;
         }
         let forward = lock(&self.inner.forwards).remove(&message_id);
-        if let Some((caller, original_id)) = forward {
+        if let Some(forward) = forward {
             let reply = Message {
-                message_id: original_id,
-                target: Some(MessageTarget::Unicast(caller)),
+                message_id: forward.message_id,
+                target: Some(MessageTarget::Unicast(forward.caller)),
                 ..Message::new(message.content)
             };
             let _ = self.send(reply).await;
@@ -490,10 +557,10 @@ impl OrbitClient {
                 warn!(error = %error, "rejoin failed");
                 return;
             }
-            self.open_stream();
+            drop(self.open_stream()); // The tick does not wait for the confirmation.
         } else if !stream_open && !self.inner.stopping.load(Ordering::SeqCst) {
             info!("reopening the stream");
-            self.open_stream();
+            drop(self.open_stream()); // The tick does not wait for the confirmation.
         }
         if renew_due {
             self.renew_node_lease().await;
@@ -508,6 +575,17 @@ impl OrbitClient {
         for call in expired {
             let _ = call.answer.send(Err(CallError::Timeout(timeout)));
         }
+        let unanswered: Vec<Forward> = {
+            let mut forwards = lock(&self.inner.forwards);
+            let ids: Vec<i64> =
+                forwards.iter().filter(|(_, f)| f.since.elapsed() > timeout).map(|(id, _)| *id).collect();
+            ids.into_iter().filter_map(|id| forwards.remove(&id)).collect()
+        };
+        for forward in unanswered {
+            let description =
+                format!("java.util.concurrent.TimeoutException: the rerouted call got no answer within {timeout:?}");
+            self.spawn_reply(forward.caller, forward.message_id, Err(description));
+        }
     }
 
     async fn renew_node_lease(&self) {
@@ -520,7 +598,9 @@ impl OrbitClient {
             challenge_token: token,
             capabilities: Some(self.capabilities()),
         });
-        match management.renew_lease(request).await {
+        let renewed = tokio::time::timeout(Duration::from_secs(10), management.renew_lease(request)).await;
+        let renewed = renewed.unwrap_or_else(|_| Err(tonic::Status::deadline_exceeded("node lease renewal timed out")));
+        match renewed {
             Ok(response) => {
                 let response = response.into_inner();
                 match response.info.map(NodeInfo::try_from) {
@@ -533,7 +613,7 @@ impl OrbitClient {
                         // Kotlin restarts the client with a new identity; so do we.
                         warn!(error = %response.error_description, "node lease renewal refused; joining again");
                         self.deactivate_all(DeactivationReason::LeaseRenewalFailed).await;
-                        self.mark_stream_closed();
+                        self.mark_stream_closed(None);
                         *lock(&self.inner.session) = None;
                     }
                 }
@@ -544,7 +624,11 @@ impl OrbitClient {
 
     async fn rpc_leave(&self) -> Result<(), tonic::Status> {
         let mut management = pb::node_management_client::NodeManagementClient::new(self.inner.channel.clone());
-        management.leave_cluster(self.with_identity(pb::LeaveClusterRequestProto {})).await.map(|_| ())
+        let leave = management.leave_cluster(self.with_identity(pb::LeaveClusterRequestProto {}));
+        match tokio::time::timeout(Duration::from_secs(30), leave).await {
+            Ok(outcome) => outcome.map(|_| ()),
+            Err(_) => Err(tonic::Status::deadline_exceeded("leave cluster timed out")),
+        }
     }
 
     /// Validates ownership of `reference` (and extends it): the server refuses when another
@@ -554,7 +638,11 @@ impl OrbitClient {
             pb::addressable_management_client::AddressableManagementClient::new(self.inner.channel.clone());
         let request =
             self.with_identity(pb::RenewAddressableLeaseRequestProto { reference: Some(reference.clone().into()) });
-        let response = leases.renew_lease(request).await.map_err(|s| s.to_string())?.into_inner();
+        let response = tokio::time::timeout(Duration::from_secs(10), leases.renew_lease(request))
+            .await
+            .map_err(|_| "addressable lease renewal timed out".to_owned())?
+            .map_err(|s| s.to_string())?
+            .into_inner();
         match response.lease.map(AddressableLease::try_from) {
             Some(Ok(lease)) if response.status == 0 => Ok(lease),
             _ => Err(response.error_description),
@@ -566,8 +654,10 @@ impl OrbitClient {
             pb::addressable_management_client::AddressableManagementClient::new(self.inner.channel.clone());
         let request =
             self.with_identity(pb::AbandonAddressableLeaseRequestProto { reference: Some(reference.clone().into()) });
-        if let Err(status) = leases.abandon_lease(request).await {
-            debug!(%status, %reference, "abandon lease failed");
+        match tokio::time::timeout(Duration::from_secs(10), leases.abandon_lease(request)).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(status)) => debug!(%status, %reference, "abandon lease failed"),
+            Err(_) => debug!(%reference, "abandon lease timed out"),
         }
     }
 }
