@@ -204,12 +204,16 @@ async fn lifecycle_and_failover_match_kotlin() -> anyhow::Result<()> {
     assert_eq!(kotlin.after_kill, vec![json!(1); 5], "the actors moved to host C");
     assert!(kotlin.lines_per_call);
     // While the killed host's lease runs out, calls fail with one of the transient errors of
-    // spec 9.10; which ones a run sees depends on timing, with either server.
+    // spec 9.10 (or a Kotlin client race); which ones a run sees depends on timing, with
+    // either server.
     let transient = |error: &String| {
         error.ends_with("Failed to deliver message after 10 attempts")
             || error
                 .ends_with("java.lang.IllegalStateException: Could not find target (differential:<key>) in connections")
             || error.starts_with("orbit.client.util.TimeoutException")
+            // The Kotlin host race of a call landing while its actor deactivates
+            // (docs/compatibility.md); seen through the Kotlin server too.
+            || error.ends_with("kotlinx.coroutines.channels.ClosedSendChannelException: Channel was closed")
     };
     for observation in [&kotlin, &rust] {
         assert!(observation.errors_after_kill.iter().all(transient), "{:?}", observation.errors_after_kill);
