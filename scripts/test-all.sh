@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of Orbit Rust on this machine, installing what a fresh machine lacks.
 #
-# Phases: install, cargo fmt, cargo clippy, Maven build and JVM tests (the Kotlin harness
+# Phases: install, locate the Kotlin Orbit reference (no test runs without it), cargo fmt,
+# cargo clippy, Maven build and JVM tests (the Kotlin harness
 # and the JVM test that reads Rust-encoded bytes), golden-vector staleness, cargo tests
 # (unit, codegen bootstrap, golden vectors, live Kotlin interop). Each phase prints its
 # duration; the first failure stops the run with a non-zero exit.
@@ -64,36 +65,58 @@ check_vectors_fresh() {
   echo "golden vectors: $(ls compat-proto/testdata/proto/*.bin | wc -l) protobuf, $(ls compat-proto/testdata/payloads/*.json | wc -l) payloads, unchanged"
 }
 
-kotlin_orbit_available() {
-  # The real Kotlin Orbit 2.0.0-alpha.108 artifacts: from Maven Central where it serves them,
-  # or from the local Maven repository.
-  mvn -B -q dependency:get -Dtransitive=false -Dartifact=cloud.orbit:orbit-server:2.0.0-alpha.108 >/dev/null 2>&1 &&
-    mvn -B -q dependency:get -Dtransitive=false -Dartifact=cloud.orbit:orbit-client:2.0.0-alpha.108 >/dev/null 2>&1
+# The real Kotlin Orbit 2.0.0-alpha.108 jars (a file-based Maven repository), looked for in
+# this order: $ORBIT_REFERENCE_REPO, ../shared/orbit-reference/maven beside the project, a
+# repository built from the upstream release by scripts/build-orbit-reference.sh (kept in
+# target/orbit-reference/maven). Sets ORBIT_REFERENCE to the directory found.
+ORBIT_ARTIFACTS=(orbit-util orbit-shared orbit-proto orbit-client orbit-server orbit-server-etcd
+  orbit-server-prometheus orbit-application orbit-client-spring-plugin)
+reference_complete() {
+  local dir=$1 artifact
+  for artifact in "${ORBIT_ARTIFACTS[@]}"; do
+    local base="$dir/cloud/orbit/$artifact/2.0.0-alpha.108/$artifact-2.0.0-alpha.108"
+    [ -f "$base.jar" ] && [ -f "$base.pom" ] || { echo "  $dir: no $artifact-2.0.0-alpha.108.jar/.pom"; return 1; }
+  done
+}
+locate_reference() {
+  local looked=()
+  if [ -n "${ORBIT_REFERENCE_REPO:-}" ]; then
+    # An explicit choice is never silently replaced by another reference.
+    if reference_complete "$ORBIT_REFERENCE_REPO"; then
+      ORBIT_REFERENCE=$(cd "$ORBIT_REFERENCE_REPO" && pwd)
+    else
+      echo "ORBIT_REFERENCE_REPO=$ORBIT_REFERENCE_REPO does not hold the nine cloud.orbit 2.0.0-alpha.108 artifacts" >&2
+      return 1
+    fi
+  elif reference_complete "$ROOT/../shared/orbit-reference/maven"; then
+    ORBIT_REFERENCE=$(cd "$ROOT/../shared/orbit-reference/maven" && pwd)
+  else
+    looked+=("\$ORBIT_REFERENCE_REPO (unset)" "$ROOT/../shared/orbit-reference/maven (absent or incomplete)")
+    local built="$ROOT/target/orbit-reference/maven"
+    if ! reference_complete "$built" >/dev/null; then
+      echo "building the reference from the upstream release (scripts/build-orbit-reference.sh)"
+      if ! bash scripts/build-orbit-reference.sh "$built"; then
+        looked+=("$built (scripts/build-orbit-reference.sh failed; see above)")
+        echo "the Kotlin Orbit reference (cloud.orbit:*:2.0.0-alpha.108) cannot be found; looked in:" >&2
+        printf '  - %s\n' "${looked[@]}" >&2
+        return 1
+      fi
+    fi
+    ORBIT_REFERENCE=$built
+  fi
+  echo "Kotlin Orbit reference: $ORBIT_REFERENCE"
+  MVN+=("-Dorbit.reference.url=file://$ORBIT_REFERENCE")
 }
 
 phase "install prerequisites" install_prerequisites
+phase "locate Kotlin reference" locate_reference
 phase "cargo fmt --check" cargo fmt --all --check
 phase "cargo clippy" cargo clippy --workspace --all-targets -- -D warnings
 phase "cargo build orbit-node" cargo build -p orbit-node
 
-if kotlin_orbit_available; then
-  phase "maven build + JVM tests" "${MVN[@]}" verify
-  phase "golden vectors fresh" check_vectors_fresh
-  phase "cargo test" cargo test --workspace -- --nocapture --test-threads=1
-else
-  cat >&2 <<'BANNER'
-************************************************************************************
-* BLOCKED: cloud.orbit:orbit-server / orbit-client 2.0.0-alpha.108 cannot be      *
-* resolved (the Maven Central this machine reaches answers 404 for cloud/orbit/    *
-* orbit-*/2.0.0-alpha.108, and the local Maven repository does not have them).     *
-* NOT RUN: the Kotlin harness build, the JVM test of Rust-encoded bytes, the       *
-* golden-vector regeneration check, and every live interop test (orbit-interop-    *
-* tests). The Rust tests still check the committed Kotlin-made vectors.            *
-************************************************************************************
-BANNER
-  SUMMARY+=("$(printf '%-28s %4s  BLOCKED (no Kotlin Orbit artifacts)' "kotlin harness + interop" "-")")
-  phase "cargo test (no interop)" cargo test --workspace --exclude orbit-interop-tests -- --nocapture --test-threads=1
-fi
+phase "maven build + JVM tests" "${MVN[@]}" verify
+phase "golden vectors fresh" check_vectors_fresh
+phase "cargo test" cargo test --workspace -- --nocapture --test-threads=1
 
 echo
 echo "Summary (total ${SECONDS}s):"

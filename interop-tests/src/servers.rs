@@ -1,6 +1,14 @@
 //! The two kinds of Orbit server a scenario runs against: the real Kotlin `orbit-server`
-//! (through the harness) and our `orbit-node` binary. A scenario is written once and run
-//! against each; both runs must observe the same results.
+//! and our `orbit-node` binary. A scenario is written once and run against each; both runs
+//! must observe the same results.
+//!
+//! Two ways to start one:
+//! * [`ServerProcess::start`]: the harness's `server` command (an `OrbitServer` built in code,
+//!   no launcher delay) or orbit-node with flags; for scenarios about the protocol.
+//! * [`ServerProcess::launch`]: the real launcher, `orbit.application.AppKt` from
+//!   `orbit-application` (as the Kotlin image runs it), or orbit-node, both configured only
+//!   through the environment (`ORBIT_PORT`, `ORBIT_URL`, `ORBIT_SETTINGS_RAW`/`ORBIT_SETTINGS`);
+//!   for scenarios about configuration and operations.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -9,7 +17,9 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use tokio::process::{Child, Command};
 
-use crate::jvm::HarnessProcess;
+use compat_proto::pb;
+
+use crate::jvm::{HarnessProcess, READY_TIMEOUT, harness_jar};
 use crate::ports::free_port;
 
 /// Which implementation serves the clients.
@@ -40,7 +50,19 @@ pub struct ServerProcess {
 
 enum Inner {
     Kotlin(HarnessProcess),
-    Rust(Child),
+    /// orbit-node, or the Kotlin launcher's JVM.
+    Process(Child),
+}
+
+/// The environment of a launched server: exactly what an operator sets for the Kotlin image.
+#[derive(Debug, Clone, Default)]
+pub struct Launch {
+    /// `ORBIT_SETTINGS_RAW`: the settings JSON itself.
+    pub settings_raw: Option<String>,
+    /// `ORBIT_SETTINGS`: a settings file.
+    pub settings_file: Option<PathBuf>,
+    /// Further variables (e.g. the ones the settings JSON interpolates).
+    pub env: Vec<(String, String)>,
 }
 
 /// Returns the `orbit-node` binary: `$ORBIT_NODE_BIN` or `target/debug/orbit-node`.
@@ -83,8 +105,84 @@ impl ServerProcess {
                     .spawn()
                     .context("starting orbit-node")?;
                 wait_for_port(port, Duration::from_secs(30)).await?;
-                Ok(Self { endpoint, inner: Inner::Rust(child) })
+                Ok(Self { endpoint, inner: Inner::Process(child) })
             }
+        }
+    }
+
+    /// Starts a server of `kind` through its launcher on a free loopback port (`ORBIT_PORT`,
+    /// `ORBIT_URL`), configured by `launch`, and waits until its health check answers SERVING.
+    ///
+    /// The Kotlin launcher waits 5 s before it starts the server, as in the Kotlin image.
+    pub async fn launch(kind: ServerKind, logs: &Path, launch: &Launch) -> anyhow::Result<Self> {
+        let port = free_port()?;
+        let endpoint = format!("127.0.0.1:{port}");
+        let mut command = match kind {
+            ServerKind::Kotlin => {
+                let mut command = Command::new("java");
+                command
+                    .args(["-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-cp"])
+                    .arg(harness_jar()?)
+                    .arg("orbit.application.AppKt");
+                command
+            }
+            ServerKind::Rust => {
+                let mut command = Command::new(orbit_node_binary()?);
+                command.env("ORBIT_LOG", "info,orbit_node=debug").env("ORBIT_LISTEN_ADDRESS", "127.0.0.1");
+                command
+            }
+        };
+        // Only what `launch` says configures the server, never the test's own environment.
+        for name in ["ORBIT_SETTINGS_RAW", "ORBIT_SETTINGS", "ORBIT_METRICS_PORT"] {
+            command.env_remove(name);
+        }
+        command.env("ORBIT_PORT", port.to_string()).env("ORBIT_URL", &endpoint);
+        if let Some(raw) = &launch.settings_raw {
+            command.env("ORBIT_SETTINGS_RAW", raw);
+        }
+        if let Some(file) = &launch.settings_file {
+            command.env("ORBIT_SETTINGS", file);
+        }
+        command.envs(launch.env.iter().map(|(k, v)| (k, v)));
+        let log_name = format!("{}-launched-server.log", kind.name());
+        let log = std::fs::File::create(logs.join(&log_name))?;
+        let child = command
+            .stdin(Stdio::null())
+            .stdout(Stdio::from(log.try_clone()?))
+            .stderr(Stdio::from(log))
+            .kill_on_drop(true)
+            .spawn()
+            .with_context(|| format!("starting the {} launcher", kind.name()))?;
+        let mut server = Self { endpoint, inner: Inner::Process(child) };
+        server.wait_serving(READY_TIMEOUT).await.with_context(|| {
+            format!("the {} launcher did not serve; see {}", kind.name(), logs.join(&log_name).display())
+        })?;
+        Ok(server)
+    }
+
+    /// Polls the gRPC health check until it answers SERVING, failing early if the process exits.
+    async fn wait_serving(&mut self, limit: Duration) -> anyhow::Result<()> {
+        let deadline = tokio::time::Instant::now() + limit;
+        let url = format!("http://{}", self.endpoint);
+        loop {
+            if let Inner::Process(child) = &mut self.inner
+                && let Some(status) = child.try_wait()?
+            {
+                bail!("the server exited ({status}) before serving");
+            }
+            if let Ok(channel) = tonic::transport::Endpoint::from_shared(url.clone())?.connect().await {
+                let mut health = pb::health::health_client::HealthClient::new(channel);
+                let request = pb::health::HealthCheckRequest { service: String::new() };
+                if let Ok(reply) = health.check(request).await
+                    && reply.get_ref().status == pb::health::health_check_response::ServingStatus::Serving as i32
+                {
+                    return Ok(());
+                }
+            }
+            if tokio::time::Instant::now() > deadline {
+                bail!("{} not SERVING after {limit:?}", self.endpoint);
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
 
@@ -92,7 +190,7 @@ impl ServerProcess {
     pub async fn terminate(&mut self, grace: Duration) -> anyhow::Result<()> {
         match &mut self.inner {
             Inner::Kotlin(process) => process.terminate(grace).await,
-            Inner::Rust(child) => {
+            Inner::Process(child) => {
                 if let Some(pid) = child.id() {
                     let _ = std::process::Command::new("kill").arg("-TERM").arg(pid.to_string()).status();
                 }

@@ -9,7 +9,7 @@ use orbit_interop_tests::jvm::log_dir;
 use orbit_interop_tests::scenario::{
     actors_by_key_kind, call, call_all, every_argument_type, expect_event, start_caller, start_host,
 };
-use orbit_interop_tests::servers::{ServerKind, ServerProcess};
+use orbit_interop_tests::servers::{Launch, ServerKind, ServerProcess};
 use serde_json::{Value, json};
 
 const NAMESPACE: &str = "differential";
@@ -82,11 +82,34 @@ struct LifecycleObservation {
     lines_per_call: bool,
 }
 
+/// The settings of Kotlin's Helm chart (its config map, without the etcd directories).
+const HELM_SETTINGS: &str = r#"{
+  "tickRate": 1,
+  "pipelineRailCount": 32,
+  "pipelineBufferCount": 10000,
+  "acquireShutdownLatch": true,
+  "nodeLeaseDuration": { "leaseDuration": 10 },
+  "addressableLeaseDuration": { "leaseDuration": 600 },
+  "meterRegistry": [
+    "orbit.server.prometheus.PrometheusMetrics$PrometheusMetricsConfig",
+    { "url": "/metrics", "port": "${TEST_METRICS_PORT:-8080}" }
+  ]
+}"#;
+
 /// Timeouts, idle deactivation and reactivation, a host that leaves gracefully, and a host
 /// killed with SIGKILL (re-placed once its 10 s node lease expires).
 async fn lifecycle(kind: ServerKind) -> anyhow::Result<LifecycleObservation> {
     let logs = log_dir(&format!("lifecycle_{}", kind.name()))?;
-    let mut server = ServerProcess::start(kind, &logs, &[]).await?;
+    // An operations scenario: both servers run from their launchers with the settings file
+    // of Kotlin's Helm chart (10 s node lease, 600 s addressable lease, 1 s tick).
+    let settings = logs.join("settings.json");
+    std::fs::write(&settings, HELM_SETTINGS)?;
+    let launch = Launch {
+        settings_file: Some(settings),
+        env: vec![("TEST_METRICS_PORT".to_owned(), orbit_interop_tests::ports::free_port()?.to_string())],
+        ..Launch::default()
+    };
+    let mut server = ServerProcess::launch(kind, &logs, &launch).await?;
     println!("layout: {} server at {}; logs in {}", kind.name(), server.endpoint, logs.display());
     let (mut host_a, _) = orbit_interop_tests::jvm::HarnessProcess::start(
         "host-a",

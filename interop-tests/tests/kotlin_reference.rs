@@ -1,5 +1,5 @@
 //! The reference works here: a real Kotlin orbit-client calls an actor hosted by another
-//! real Kotlin orbit-client through a real Kotlin orbit-server, all from Maven Central.
+//! real Kotlin orbit-client through a real Kotlin orbit-server, all from the Kotlin reference.
 //!
 //! This is the scaffold the differential tests reuse: each process is started with a free
 //! port, awaited through its ready line, and its logs stay in `target/interop-logs/`.

@@ -69,12 +69,13 @@ pub async fn run_with_listener(
         }
         None => None,
     };
-    let metrics = Arc::new(Metrics::default());
+    let metrics = Arc::new(Metrics::new());
     let clock = Arc::new(Clock::default());
     let nodes: Arc<dyn NodeDirectory> = Arc::new(InMemoryNodeDirectory::default());
     let leases: Arc<dyn AddressableDirectory> = Arc::new(InMemoryAddressableDirectory::default());
     let cluster = Arc::new(ClusterManager::new(nodes, clock.clone(), config.node_lease));
-    let addressables = Arc::new(AddressableManager::new(leases, cluster.clone(), config.addressable_lease));
+    let addressables =
+        Arc::new(AddressableManager::new(leases, cluster.clone(), config.addressable_lease, metrics.clone()));
 
     // A server registers as STARTING with its advertised URL, and turns ACTIVE once listening.
     let own = cluster

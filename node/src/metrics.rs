@@ -7,9 +7,9 @@
 //! under the configured context (default `/metrics`, port 8080) with the scrape.
 
 use std::fmt::Write as _;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
@@ -32,20 +32,90 @@ impl Counter {
     }
 }
 
-/// Count, sum and maximum of observed values (a timer in nanoseconds, or a size in bytes).
+/// How many buckets the time-window maximum keeps, and how often it rotates: Micrometer's
+/// Prometheus registry keeps a distribution's maximum over its step (1 minute) in 3 buckets
+/// rotated every 20 s, so a value stays visible for 40 to 60 s and then the max falls back.
+const MAX_BUCKETS: usize = 3;
+const MAX_ROTATION: Duration = Duration::from_secs(20);
+
+/// The maximum of the values recorded in the last 40-60 s (Micrometer's `TimeWindowMax`).
+#[derive(Debug)]
+struct WindowMax(Mutex<WindowState>);
+
+#[derive(Debug)]
+struct WindowState {
+    buckets: [u64; MAX_BUCKETS],
+    current: usize,
+    last_rotation: Instant,
+}
+
+impl Default for WindowMax {
+    fn default() -> Self {
+        Self(Mutex::new(WindowState { buckets: [0; MAX_BUCKETS], current: 0, last_rotation: Instant::now() }))
+    }
+}
+
+impl WindowState {
+    fn rotate(&mut self, now: Instant) {
+        let mut elapsed = now.saturating_duration_since(self.last_rotation);
+        if elapsed < MAX_ROTATION {
+            return;
+        }
+        if elapsed >= MAX_ROTATION * MAX_BUCKETS as u32 {
+            self.buckets = [0; MAX_BUCKETS];
+            self.current = 0;
+            let into_period =
+                Duration::from_nanos(u64::try_from(elapsed.as_nanos() % MAX_ROTATION.as_nanos()).unwrap_or_default());
+            self.last_rotation = now - into_period;
+            return;
+        }
+        while elapsed >= MAX_ROTATION {
+            self.buckets[self.current] = 0;
+            self.current = (self.current + 1) % MAX_BUCKETS;
+            elapsed -= MAX_ROTATION;
+            self.last_rotation += MAX_ROTATION;
+        }
+    }
+}
+
+impl WindowMax {
+    fn record_at(&self, value: u64, now: Instant) {
+        let mut state = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        state.rotate(now);
+        for bucket in &mut state.buckets {
+            *bucket = (*bucket).max(value);
+        }
+    }
+
+    fn get_at(&self, now: Instant) -> u64 {
+        let mut state = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        state.rotate(now);
+        state.buckets[state.current]
+    }
+}
+
+/// Count, sum and recent maximum of observed values (a timer in nanoseconds, or a size in
+/// bytes). Like a Micrometer meter it is registered (rendered) only from its first use, or
+/// from [`Summary::register`].
 #[derive(Debug, Default)]
 pub struct Summary {
+    registered: AtomicBool,
     count: AtomicU64,
     sum: AtomicU64,
-    max: AtomicU64,
+    max: WindowMax,
 }
 
 impl Summary {
     /// Records one value.
     pub fn record(&self, value: u64) {
+        self.record_at(value, Instant::now());
+    }
+
+    fn record_at(&self, value: u64, now: Instant) {
+        self.registered.store(true, Ordering::Relaxed);
         self.count.fetch_add(1, Ordering::Relaxed);
         self.sum.fetch_add(value, Ordering::Relaxed);
-        self.max.fetch_max(value, Ordering::Relaxed);
+        self.max.record_at(value, now);
     }
 
     /// Records one duration (in nanoseconds).
@@ -53,8 +123,16 @@ impl Summary {
         self.record(u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX));
     }
 
-    fn snapshot(&self) -> (u64, u64, u64) {
-        (self.count.load(Ordering::Relaxed), self.sum.load(Ordering::Relaxed), self.max.load(Ordering::Relaxed))
+    /// Makes the meter appear in scrapes before anything is recorded (where Kotlin creates
+    /// the meter ahead of its first use).
+    pub fn register(&self) {
+        self.registered.store(true, Ordering::Relaxed);
+    }
+
+    fn snapshot_at(&self, now: Instant) -> Option<(u64, u64, u64)> {
+        self.registered
+            .load(Ordering::Relaxed)
+            .then(|| (self.count.load(Ordering::Relaxed), self.sum.load(Ordering::Relaxed), self.max.get_at(now)))
     }
 }
 
@@ -73,7 +151,9 @@ pub struct Gauges {
     pub passing_health_checks: u64,
 }
 
-/// The node's meters.
+/// The node's meters. The timers Kotlin creates when its server starts are registered by
+/// [`Metrics::new`]; the health-check timer appears with the first health check and the
+/// message sizes with the first stream, as in Kotlin.
 #[derive(Debug, Default)]
 pub struct Metrics {
     /// `orbit_addressable_lease_abandon`: AbandonLease duration.
@@ -97,8 +177,23 @@ pub struct Metrics {
 }
 
 impl Metrics {
+    /// Returns the meters of a starting node.
+    pub fn new() -> Self {
+        let metrics = Self::default();
+        for timer in [
+            &metrics.addressable_lease_abandon,
+            &metrics.addressable_lease_renewal,
+            &metrics.placement_timer,
+            &metrics.tick_timer,
+        ] {
+            timer.register();
+        }
+        metrics
+    }
+
     /// Returns the Prometheus text scrape, with `gauges` read by the caller.
     pub fn render(&self, gauges: Gauges) -> String {
+        let now = Instant::now();
         let mut out = String::new();
         let timers = [
             ("orbit_addressable_lease_abandon", &self.addressable_lease_abandon),
@@ -108,12 +203,14 @@ impl Metrics {
             ("orbit_tick_timer", &self.tick_timer),
         ];
         for (name, timer) in timers {
-            let (count, sum, max) = timer.snapshot();
-            let seconds = |nanos: u64| nanos as f64 / 1e9;
-            summary(&mut out, &format!("{name}_seconds"), count, seconds(sum), seconds(max));
+            if let Some((count, sum, max)) = timer.snapshot_at(now) {
+                let seconds = |nanos: u64| nanos as f64 / 1e9;
+                summary(&mut out, &format!("{name}_seconds"), count, seconds(sum), seconds(max));
+            }
         }
-        let (count, sum, max) = self.message_sizes.snapshot();
-        summary(&mut out, "orbit_message_sizes", count, sum as f64, max as f64);
+        if let Some((count, sum, max)) = self.message_sizes.snapshot_at(now) {
+            summary(&mut out, "orbit_message_sizes", count, sum as f64, max as f64);
+        }
         for (name, counter) in [
             ("orbit_slow_ticks", &self.slow_ticks),
             ("orbit_retry_attempts", &self.retry_attempts),
@@ -220,8 +317,37 @@ mod tests {
     use super::*;
 
     #[test]
+    fn meters_appear_when_kotlin_registers_them() {
+        let metrics = Metrics::new();
+        let text = metrics.render(Gauges::default());
+        assert!(text.contains("orbit_placement_timer_seconds_count 0.0\n"), "{text}");
+        assert!(!text.contains("orbit_health_checks"), "created by the first health check: {text}");
+        assert!(!text.contains("orbit_message_sizes"), "created by the first stream: {text}");
+        metrics.message_sizes.register();
+        metrics.health_checks.record(5);
+        let text = metrics.render(Gauges::default());
+        assert!(text.contains("orbit_message_sizes_count 0.0\n"), "{text}");
+        assert!(text.contains("orbit_health_checks_seconds_count 1.0\n"), "{text}");
+    }
+
+    #[test]
+    fn max_is_kept_for_40_to_60_seconds_as_micrometer_keeps_it() {
+        let summary = Summary::default();
+        let start = Instant::now();
+        let at = |secs: u64| start + Duration::from_secs(secs);
+        summary.record_at(9, at(1));
+        assert_eq!(summary.snapshot_at(at(1)), Some((1, 9, 9)));
+        assert_eq!(summary.snapshot_at(at(39)).map(|s| s.2), Some(9), "still in the window");
+        summary.record_at(4, at(41));
+        assert_eq!(summary.snapshot_at(at(41)).map(|s| s.2), Some(9), "9 was recorded less than 60 s ago");
+        assert_eq!(summary.snapshot_at(at(61)).map(|s| s.2), Some(4), "9 rotated out; 4 is recent");
+        assert_eq!(summary.snapshot_at(at(200)).map(|s| s.2), Some(0), "a long quiet spell resets the max");
+        assert_eq!(summary.snapshot_at(at(200)).map(|s| (s.0, s.1)), Some((2, 13)), "count and sum never decay");
+    }
+
+    #[test]
     fn renders_micrometer_prometheus_names() {
-        let metrics = Metrics::default();
+        let metrics = Metrics::new();
         metrics.retry_attempts.increment();
         metrics.message_sizes.record(67);
         metrics.message_sizes.record(69);

@@ -113,9 +113,7 @@ impl Pipeline {
             MessageContent::InvocationRequest { destination, reason, .. } => {
                 let ineligible =
                     if *reason == InvocationReason::Rerouted { vec![connection.clone()] } else { Vec::new() };
-                let started = std::time::Instant::now();
                 let placed = self.addressables.locate_or_place(&source.namespace, destination, ineligible).await;
-                self.metrics.placement_timer.record_duration(started.elapsed());
                 let host = placed.map_err(|e| fail(e.into()))?;
                 message.target = Some(MessageTarget::Unicast(host));
             }

@@ -11,6 +11,7 @@ use thiserror::Error;
 use crate::clock::LeaseDuration;
 use crate::mesh::cluster::{ClusterError, ClusterManager};
 use crate::mesh::directory::{AddressableDirectory, DirectoryError};
+use crate::metrics::{SharedMetrics, Timer};
 
 /// How many times placement looks for a capable node, and how long it waits in between
 /// (Kotlin: 5 attempts, 1 s apart).
@@ -39,12 +40,19 @@ pub struct AddressableManager {
     directory: Arc<dyn AddressableDirectory>,
     cluster: Arc<ClusterManager>,
     lease: LeaseDuration,
+    metrics: SharedMetrics,
 }
 
 impl AddressableManager {
-    /// Returns a manager over `directory` issuing leases of `lease`.
-    pub fn new(directory: Arc<dyn AddressableDirectory>, cluster: Arc<ClusterManager>, lease: LeaseDuration) -> Self {
-        Self { directory, cluster, lease }
+    /// Returns a manager over `directory` issuing leases of `lease`; placements are timed into
+    /// `metrics.placement_timer`.
+    pub fn new(
+        directory: Arc<dyn AddressableDirectory>,
+        cluster: Arc<ClusterManager>,
+        lease: LeaseDuration,
+        metrics: SharedMetrics,
+    ) -> Self {
+        Self { directory, cluster, lease, metrics }
     }
 
     /// Returns the addressable directory.
@@ -87,12 +95,14 @@ impl AddressableManager {
         }
     }
 
-    /// Picks a capable node uniformly at random, retrying while none qualifies.
+    /// Picks a capable node uniformly at random, retrying while none qualifies. Each
+    /// placement (not each lookup) is timed, as Kotlin's placement timer is.
     async fn place(
         &self,
         key: &NamespacedAddressableReference,
         ineligible: &[NodeId],
     ) -> Result<AddressableLease, PlacementError> {
+        let _timer = Timer::start(&self.metrics.placement_timer);
         for attempt in 1..=PLACEMENT_ATTEMPTS {
             let candidates: Vec<NodeId> = self
                 .cluster
@@ -187,6 +197,7 @@ mod tests {
             Arc::new(InMemoryAddressableDirectory::default()),
             cluster.clone(),
             LeaseDuration::from_secs(600),
+            Arc::new(crate::metrics::Metrics::new()),
         );
         Fixture { clock, cluster, addressables }
     }
@@ -208,8 +219,10 @@ mod tests {
         let capable = join(&f, "app", &["com.example.Greeter"]).await;
         let placed = f.addressables.locate_or_place("app", &greeter(), vec![]).await.expect("placed");
         assert_eq!(placed, capable);
-        // The second call finds the lease rather than placing again.
+        // The second call finds the lease rather than placing again, and only the placement is timed.
         assert_eq!(f.addressables.locate_or_place("app", &greeter(), vec![]).await.expect("found"), capable);
+        let scrape = f.addressables.metrics.render(crate::metrics::Gauges::default());
+        assert!(scrape.contains("orbit_placement_timer_seconds_count 1.0\n"), "{scrape}");
     }
 
     #[tokio::test(start_paused = true)]

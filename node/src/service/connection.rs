@@ -116,6 +116,8 @@ struct StreamReader {
 
 impl StreamReader {
     async fn run(self, mut inbound: Streaming<pb::MessageProto>, token: CancellationToken) {
+        // Kotlin creates the message-size meter when it starts consuming a stream.
+        self.metrics.message_sizes.register();
         loop {
             let next = tokio::select! {
                 () = token.cancelled() => break,

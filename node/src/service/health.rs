@@ -95,6 +95,7 @@ mod tests {
             Arc::new(InMemoryAddressableDirectory::default()),
             cluster.clone(),
             LeaseDuration::from_secs(600),
+            Arc::new(crate::metrics::Metrics::new()),
         ));
         let own = cluster
             .join_cluster(MANAGEMENT_NAMESPACE, NodeCapabilities::default(), None, NodeStatus::Starting, None)

@@ -1,0 +1,140 @@
+//! Metrics compared with a real Kotlin scrape: the Kotlin server started by its real launcher
+//! with `orbit-server-prometheus` (the settings JSON's `meterRegistry` entry, as the Kotlin
+//! image and Helm chart configure it) and orbit-node started the same way get the same
+//! traffic; their scrapes must expose the same meter names, types and label sets, the same
+//! values for the meters that count state, and the same direction of every other value.
+//! Kotlin dashboards and alerts then keep working on a Rust node.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use orbit_interop_tests::jvm::log_dir;
+use orbit_interop_tests::ports::free_port;
+use orbit_interop_tests::prometheus::{Direction, Exposition, Scrape, parse, scrape};
+use orbit_interop_tests::scenario::{call, call_all, start_caller, start_host};
+use orbit_interop_tests::servers::{Launch, ServerKind, ServerProcess};
+use serde_json::json;
+
+const NAMESPACE: &str = "metrics";
+const ECHO: &str = "orbit.harness.actors.EchoActor";
+
+/// The settings the Kotlin image's docker-compose file uses for metrics, with the port taken
+/// from the environment through the launcher's `${VAR:-default}` interpolation.
+const SETTINGS: &str = r#"{
+  "serverInfo": { "port": "${ORBIT_PORT:-50056}", "url": "${ORBIT_URL:-localhost:50056}" },
+  "meterRegistry": [
+    "orbit.server.prometheus.PrometheusMetrics$PrometheusMetricsConfig",
+    { "url": "/metrics", "port": "${TEST_METRICS_PORT:-8080}" }
+  ]
+}"#;
+
+/// The gauges that count state: after the same traffic both servers must show the same value.
+const STATE_GAUGES: [&str; 4] =
+    ["orbit_connected_clients", "orbit_connected_nodes", "orbit_node_count", "orbit_addressable_count"];
+
+struct Observation {
+    before: Exposition,
+    after: Scrape,
+    after_parsed: Exposition,
+}
+
+async fn observe(kind: ServerKind) -> anyhow::Result<Observation> {
+    let logs = log_dir(&format!("metrics_{}", kind.name()))?;
+    let metrics_port = free_port()?;
+    let launch = Launch {
+        settings_raw: Some(SETTINGS.to_owned()),
+        env: vec![("TEST_METRICS_PORT".to_owned(), metrics_port.to_string())],
+        ..Launch::default()
+    };
+    let mut server = ServerProcess::launch(kind, &logs, &launch).await?;
+    println!("{} server at {}, metrics on :{metrics_port}; logs in {}", kind.name(), server.endpoint, logs.display());
+    let before = parse(&scrape(metrics_port, "/metrics").await?.body)?;
+
+    let mut host = start_host("host", &logs, &server.endpoint, NAMESPACE).await?;
+    let mut caller = start_caller("caller", &logs, &server.endpoint, NAMESPACE).await?;
+    // 5 actors, 4 calls each, and one call that throws in the actor.
+    let mut calls: Vec<_> = (0..20)
+        .map(|i| call(format!("c{i}"), ECHO, json!({"string": format!("k{}", i % 5)}), "echoString", json!(["x"])))
+        .collect();
+    calls.push(call("fail", ECHO, json!({"string": "k0"}), "fail", json!(["on purpose"])));
+    let answers = call_all(&mut caller, &calls, Duration::from_secs(60)).await?;
+    anyhow::ensure!(answers.len() == 21, "every call answered: {answers:?}");
+    anyhow::ensure!(
+        answers.iter().filter(|(id, _)| id.starts_with('c')).all(|(_, a)| a["result"] == json!("x")),
+        "{answers:?}"
+    );
+    // Let a few ticks pass (tick timer, directory gauges), with both clients still connected.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let after = scrape(metrics_port, "/metrics").await?;
+    let after_parsed = parse(&after.body)?;
+
+    caller.close_stdin();
+    caller.wait_exit(Duration::from_secs(30)).await?;
+    host.terminate(Duration::from_secs(30)).await?;
+    server.terminate(Duration::from_secs(20)).await?;
+    Ok(Observation { before, after, after_parsed })
+}
+
+fn directions(o: &Observation) -> BTreeMap<String, Direction> {
+    o.after_parsed
+        .samples
+        .iter()
+        .map(|(series, after)| (series.clone(), Direction::of(o.before.samples.get(series).copied(), *after)))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_match_a_real_kotlin_scrape() -> anyhow::Result<()> {
+    let kotlin = observe(ServerKind::Kotlin).await?;
+    let rust = observe(ServerKind::Rust).await?;
+
+    let (kd, rd) = (directions(&kotlin), directions(&rust));
+    println!("| series | type | kotlin before → after | rust before → after | direction |");
+    println!("|---|---|---:|---:|---|");
+    let all: BTreeSet<&String> = kd.keys().chain(rd.keys()).collect();
+    for series in &all {
+        let kind = |o: &Observation| {
+            o.after_parsed
+                .families
+                .iter()
+                .filter(|(name, _)| series.starts_with(name.as_str()))
+                .max_by_key(|(name, _)| name.len())
+                .map(|(_, f)| f.kind.clone())
+                .unwrap_or_default()
+        };
+        let show = |o: &Observation| {
+            format!(
+                "{} → {}",
+                o.before.samples.get(*series).map_or("-".to_owned(), |v| format!("{v}")),
+                o.after_parsed.samples.get(*series).map_or("-".to_owned(), |v| format!("{v}"))
+            )
+        };
+        println!(
+            "| {series} | {} | {} | {} | {:?} / {:?} |",
+            kind(&kotlin),
+            show(&kotlin),
+            show(&rust),
+            kd.get(*series),
+            rd.get(*series)
+        );
+    }
+
+    assert_eq!(rust.after.content_type, kotlin.after.content_type, "Content-Type of the scrape");
+    // Meter names, types and label sets, before the traffic (Micrometer creates some meters
+    // on first use) and after it.
+    assert_eq!(rust.before.families, kotlin.before.families, "families before the traffic");
+    assert_eq!(rust.after_parsed.families, kotlin.after_parsed.families, "families (name, type, label sets)");
+    assert!(kotlin.after_parsed.families.len() >= 15, "Kotlin exposes its orbit meters: {:?}", kotlin.after_parsed);
+    // Every series moves the same way: up where traffic counted something, unchanged where not.
+    assert_eq!(rd, kd, "direction of every series (before vs after the traffic)");
+    // The meters that count state agree exactly.
+    for gauge in STATE_GAUGES {
+        assert_eq!(rust.after_parsed.samples.get(gauge), kotlin.after_parsed.samples.get(gauge), "{gauge}");
+    }
+    // And the traffic was seen at all.
+    for series in ["orbit_message_sizes_count", "orbit_placement_timer_seconds_count", "orbit_tick_timer_seconds_count"]
+    {
+        assert_eq!(kd.get(series), Some(&Direction::Up), "kotlin {series}");
+    }
+    Ok(())
+}
