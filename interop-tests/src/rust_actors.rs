@@ -3,8 +3,8 @@
 
 use std::time::Duration;
 
-use orbit_node::client::{Actor, ActorContext, ActorError, ClientBuilder, IntoJvm, Invocation};
-use orbit_node::codec::JvmValue;
+use orbit_client::codec::JvmValue;
+use orbit_client::{Actor, ActorContext, ActorError, ClientBuilder, IntoJvm, Invocation};
 
 /// The four keyed echo interfaces of the harness.
 pub const ECHO_INTERFACES: [&str; 4] = [

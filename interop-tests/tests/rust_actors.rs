@@ -7,12 +7,12 @@ use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use compat_proto::Key;
+use orbit_client::codec::JvmValue;
+use orbit_client::{CallError, ClientBuilder, ClientConfig, IntoJvm, OrbitClient};
 use orbit_interop_tests::jvm::log_dir;
 use orbit_interop_tests::rust_actors::with_echo_actors;
 use orbit_interop_tests::scenario::{actors_by_key_kind, call, call_all, start_caller, start_host};
 use orbit_interop_tests::servers::{ServerKind, ServerProcess};
-use orbit_node::client::{CallError, ClientBuilder, ClientConfig, IntoJvm, OrbitClient};
-use orbit_node::codec::JvmValue;
 use serde_json::{Value, json};
 
 const NAMESPACE: &str = "rustactors";
@@ -185,7 +185,7 @@ async fn rust_calls(kind: ServerKind) -> anyhow::Result<()> {
             ],
         };
         let argument =
-            orbit_node::codec::Argument { value: payload, declared_class: "orbit.harness.actors.Payload".into() };
+            orbit_client::codec::Argument { value: payload, declared_class: "orbit.harness.actors.Payload".into() };
         let echoed: JvmValue = actor.call("echoPayload", vec![argument]).await?;
         let JvmValue::Object { class, fields } = echoed else { panic!("a data class comes back as an object") };
         assert_eq!(class, "orbit.harness.actors.Payload");
@@ -199,8 +199,8 @@ async fn rust_calls(kind: ServerKind) -> anyhow::Result<()> {
             tags: vec!["a".into(), "b".into()],
             inner: Some(Inner { label: "l".into(), score: 0.5 }),
         };
-        let echoed: JvmValue = actor.call("echoPayload", vec![orbit_node::client::data::argument(&typed)?]).await?;
-        assert_eq!(orbit_node::client::data::from_jvm::<Payload>(echoed)?, typed);
+        let echoed: JvmValue = actor.call("echoPayload", vec![orbit_client::data::argument(&typed)?]).await?;
+        assert_eq!(orbit_client::data::from_jvm::<Payload>(echoed)?, typed);
         let error = actor.call::<String>("fail", vec!["on purpose".into_argument()]).await.expect_err("throws");
         assert_eq!(error, CallError::Remote("java.lang.IllegalArgumentException: on purpose".into()));
     }

@@ -1,8 +1,6 @@
 //! Orbit-compatible server node.
 //!
 //! * `config`: the Kotlin launcher's environment and settings JSON, plus flags; validated once.
-//! * `client`: a Rust Orbit client that hosts Rust actors and calls any actor.
-//! * `codec`: the Jackson JSON of invocation arguments and results (spec section 10).
 //! * `clock`: wall-clock timestamps for leases, and Kotlin's lease arithmetic.
 //! * `mesh`: node and addressable directories, node lifecycle, routing graph, placement.
 //! * `net`: the registry of live client streams.
@@ -15,9 +13,7 @@
 //! gracefully when its shutdown future completes: DRAINING, then the gRPC server and its
 //! streams stop, then STOPPED and the node's own record is deleted, as Kotlin does.
 
-pub mod client;
 pub mod clock;
-pub mod codec;
 pub mod config;
 pub mod error;
 pub mod mesh;

@@ -4,9 +4,9 @@ use std::fmt;
 
 use compat_proto::AddressableReference;
 
-use crate::client::OrbitClient;
-use crate::client::value::FromJvm;
+use crate::OrbitClient;
 use crate::codec::{Argument, JvmValue};
+use crate::value::FromJvm;
 
 /// Why an actor is being deactivated (Kotlin's `DeactivationReason`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -139,7 +139,7 @@ pub trait Actor: Send + 'static {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::client::value::IntoJvm;
+    use crate::value::IntoJvm;
 
     #[test]
     fn no_such_method_reads_like_the_jvm() {

@@ -6,7 +6,7 @@
 use std::fs;
 use std::path::Path;
 
-use orbit_node::codec::{decode_arguments, decode_result, encode_arguments, encode_result};
+use orbit_client::codec::{decode_arguments, decode_result, encode_arguments, encode_result};
 use serde_json::Value;
 
 fn payloads() -> Vec<(String, Value)> {

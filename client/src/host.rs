@@ -20,7 +20,7 @@ use tokio_util::task::AbortOnDropHandle;
 use tracing::{debug, warn};
 
 use super::{ActorFactory, OrbitClient, lock};
-use crate::client::actor::{Actor, ActorContext, ActorError, DeactivationReason, Invocation};
+use crate::actor::{Actor, ActorContext, ActorError, DeactivationReason, Invocation};
 use crate::codec::{decode_arguments, encode_result};
 
 /// Kotlin's per-addressable mailbox size.

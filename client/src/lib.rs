@@ -1,6 +1,8 @@
-//! A Rust Orbit client: joins a cluster through any Orbit server (Kotlin or ours), hosts Rust
-//! actors that Kotlin callers reach through their existing interface names, and calls any
-//! actor, Rust or Kotlin (mirrors `orbit-client`).
+//! The Rust Orbit client runtime: joins a cluster through any Orbit server (Kotlin's
+//! orbit-server or orbit-node), hosts Rust actors that Kotlin callers reach through their
+//! existing interface names, and calls any actor, Rust or Kotlin (mirrors Kotlin's
+//! `orbit-client`). It depends on no server code, so a JVM bridge or a load generator built on
+//! it carries no server.
 //!
 //! * [`ClientBuilder`] registers actor types under the Kotlin interface's name and connects.
 //! * [`OrbitClient`] calls actors ([`OrbitClient::actor`]) and stops gracefully.
@@ -8,12 +10,15 @@
 //!   panics turned into error replies.
 //! * `actor`, `value`, `data`: what actor authors implement, the Rust <-> JVM value
 //!   conversions, and Kotlin data classes as serde structs.
+//! * `codec`: the Jackson JSON of invocation arguments and results (spec section 10), read and
+//!   written byte for byte as Kotlin's orbit-client serializer does.
 //!
 //! The client keeps one `Connection/OpenStream` open, renews its node lease when `renewAt`
 //! passes (joining again with a new identity if the server refuses), reopens the stream if it
 //! closes, and fails calls that get no answer within the message timeout.
 
 pub mod actor;
+pub mod codec;
 pub mod data;
 mod host;
 pub mod value;

@@ -10,8 +10,8 @@
 //! #[derive(serde::Serialize, serde::Deserialize)]
 //! #[serde(rename = "orbit.harness.actors.Inner")]
 //! struct Inner { label: String, score: f64 }
-//! let value = orbit_node::client::data::to_jvm(&Inner { label: "l".into(), score: 1.5 }).unwrap();
-//! assert_eq!(orbit_node::codec::encode_result(&value), r#"["orbit.harness.actors.Inner",{"label":"l","score":1.5}]"#);
+//! let value = orbit_client::data::to_jvm(&Inner { label: "l".into(), score: 1.5 }).unwrap();
+//! assert_eq!(orbit_client::codec::encode_result(&value), r#"["orbit.harness.actors.Inner",{"label":"l","score":1.5}]"#);
 //! ```
 
 use std::fmt;

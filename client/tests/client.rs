@@ -8,12 +8,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use compat_proto::Key;
-use orbit_node::Config;
-use orbit_node::client::{
+use orbit_client::codec::JvmValue;
+use orbit_client::{
     Actor, ActorContext, ActorError, CallError, ClientBuilder, ClientConfig, DeactivationReason, IntoJvm, Invocation,
     OrbitClient,
 };
-use orbit_node::codec::JvmValue;
+use orbit_node::Config;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 

@@ -1,11 +1,11 @@
 //! A Rust actor that existing Kotlin callers reach through their interface
 //! `com.example.Greeter` (`fun greet(name: String): Deferred<String>`), and a call from Rust
 //! to a Kotlin actor. Run against any Orbit server:
-//! `cargo run -p orbit-node --example greeter -- 127.0.0.1:50056`
+//! `cargo run -p orbit-client --example greeter -- 127.0.0.1:50056`
 
 use compat_proto::Key;
-use orbit_node::client::{Actor, ActorContext, ActorError, ClientBuilder, ClientConfig, IntoJvm, Invocation};
-use orbit_node::codec::JvmValue;
+use orbit_client::codec::JvmValue;
+use orbit_client::{Actor, ActorContext, ActorError, ClientBuilder, ClientConfig, IntoJvm, Invocation};
 
 struct Greeter;
 
