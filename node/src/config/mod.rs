@@ -10,10 +10,16 @@ use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 use thiserror::Error;
 
+use self::settings::{
+    AddressableDirectorySetting, Count, LeaseSetting, MeterRegistrySetting, NodeDirectorySetting, Seconds, Settings,
+    SettingsError, class,
+};
 use crate::clock::LeaseDuration;
+
+pub mod settings;
 
 /// Kotlin's default gRPC port.
 pub const DEFAULT_PORT: u16 = 50056;
@@ -131,7 +137,7 @@ impl Config {
         let mut url: Option<String> = None;
 
         if let Some(settings) = load_settings(env)? {
-            apply_settings(&mut config, &mut port, &mut url, &settings, env)?;
+            apply_settings(&mut config, &mut port, &mut url, settings)?;
         }
         if let Some(value) = env.var("ORBIT_PORT").filter(|v| !v.trim().is_empty()) {
             port = Some(parse_port("ORBIT_PORT", &value)?);
@@ -189,7 +195,7 @@ impl Config {
     }
 }
 
-fn load_settings(env: &impl EnvSource) -> Result<Option<Value>, ConfigError> {
+fn load_settings(env: &impl EnvSource) -> Result<Option<Settings>, ConfigError> {
     let (field, text) = if let Some(raw) = env.var("ORBIT_SETTINGS_RAW").filter(|v| !v.trim().is_empty()) {
         ("ORBIT_SETTINGS_RAW", raw)
     } else if let Some(path) = env.var("ORBIT_SETTINGS").filter(|v| !v.trim().is_empty()) {
@@ -202,10 +208,11 @@ fn load_settings(env: &impl EnvSource) -> Result<Option<Value>, ConfigError> {
         return Ok(None);
     };
     let value: Value = serde_json::from_str(&text).map_err(|e| invalid(field, format!("not valid JSON: {e}")))?;
-    if !value.is_object() {
-        return Err(invalid(field, "must be a JSON object"));
-    }
-    Ok(Some(interpolate(value, env)))
+    let settings = Settings::from_value(interpolate(value, env), field).map_err(|e| match e {
+        SettingsError::UnknownField(path) => ConfigError::UnknownField(path),
+        SettingsError::Invalid { field, reason } => ConfigError::Invalid { field, reason },
+    })?;
+    Ok(Some(settings))
 }
 
 /// Replaces `${VAR}` and `${VAR:-default}` in every string value (not in field names);
@@ -249,81 +256,62 @@ fn apply_settings(
     config: &mut Config,
     port: &mut Option<u16>,
     url: &mut Option<String>,
-    settings: &Value,
-    _env: &impl EnvSource,
+    settings: Settings,
 ) -> Result<(), ConfigError> {
-    let empty = Map::new();
-    let fields = settings.as_object().unwrap_or(&empty);
-    for (name, value) in fields {
-        match name.as_str() {
-            "serverInfo" => {
-                let info = value.as_object().ok_or_else(|| invalid("serverInfo", "must be an object"))?;
-                for (key, value) in info {
-                    match key.as_str() {
-                        "port" => *port = Some(parse_port("serverInfo.port", &scalar_text(value))?),
-                        "url" => {
-                            *url = Some(
-                                value.as_str().ok_or_else(|| invalid("serverInfo.url", "must be a string"))?.to_owned(),
-                            )
-                        }
-                        other => return Err(ConfigError::UnknownField(format!("serverInfo.{other}"))),
-                    }
-                }
-            }
-            "tickRate" => config.tick_rate = parse_duration("tickRate", value)?,
-            "nodeLeaseDuration" => config.node_lease = lease_object("nodeLeaseDuration", value)?,
-            "addressableLeaseDuration" => config.addressable_lease = lease_object("addressableLeaseDuration", value)?,
-            "messageRetryAttempts" => {
-                config.message_retry_attempts =
-                    i64::try_from(parse_u64("messageRetryAttempts", &scalar_text(value))?).unwrap_or(i64::MAX);
-            }
-            // Accepted for drop-in compatibility; the Rust node sizes its own pools.
-            "pipelineRailCount" | "pipelineBufferCount" | "acquireShutdownLatch" => {
-                let _ = parse_u64(name, &scalar_text(value))
-                    .or_else(|e| if value.is_boolean() { Ok(0) } else { Err(e) })?;
-            }
-            "nodeDirectory" | "addressableDirectory" => {
-                let class = wrapped_class(name, value)?;
-                return Err(ConfigError::Unsupported {
-                    field: name.clone(),
-                    reason: format!(
-                        "{class} is not available in this version; remove it to use the in-memory directory"
-                    ),
-                });
-            }
-            "meterRegistry" => {
-                let class = wrapped_class(name, value)?;
-                if class != PROMETHEUS_CONFIG_CLASS {
-                    return Err(ConfigError::Unsupported {
-                        field: name.clone(),
-                        reason: format!("{class} is not available; use {PROMETHEUS_CONFIG_CLASS}"),
-                    });
-                }
-                let mut metrics = MetricsConfig { port: 8080, path: "/metrics".to_owned() };
-                for (key, value) in value[1].as_object().into_iter().flatten() {
-                    match key.as_str() {
-                        "port" => metrics.port = parse_port("meterRegistry.port", &scalar_text(value))?,
-                        "url" => {
-                            let path =
-                                value.as_str().ok_or_else(|| invalid("meterRegistry.url", "must be a string"))?;
-                            if !path.starts_with('/') {
-                                return Err(invalid("meterRegistry.url", "must be a path starting with /"));
-                            }
-                            metrics.path = path.to_owned();
-                        }
-                        other => return Err(ConfigError::UnknownField(format!("meterRegistry.{other}"))),
-                    }
-                }
-                config.metrics = Some(metrics);
-            }
-            other => return Err(ConfigError::UnknownField(other.to_owned())),
+    if let Some(info) = settings.server_info {
+        *port = info.port.map(|p| p.0).or(*port);
+        *url = info.url.or(url.take());
+    }
+    if let Some(Seconds(tick)) = settings.tick_rate {
+        config.tick_rate = tick;
+    }
+    if let Some(lease) = settings.node_lease_duration {
+        config.node_lease = lease_setting("nodeLeaseDuration", &lease)?;
+    }
+    if let Some(lease) = settings.addressable_lease_duration {
+        config.addressable_lease = lease_setting("addressableLeaseDuration", &lease)?;
+    }
+    if let Some(Count(attempts)) = settings.message_retry_attempts {
+        config.message_retry_attempts = i64::try_from(attempts).unwrap_or(i64::MAX);
+    }
+    // pipelineRailCount, pipelineBufferCount and acquireShutdownLatch are read (and so
+    // validated) for drop-in compatibility; the Rust node sizes its own pools.
+    if let Some(NodeDirectorySetting::Etcd { .. }) = settings.node_directory {
+        return Err(ConfigError::Unsupported {
+            field: "nodeDirectory".to_owned(),
+            reason: format!(
+                "{} is not available in this version; remove it to use the in-memory directory",
+                class::ETCD_NODE_DIRECTORY
+            ),
+        });
+    }
+    if let Some(AddressableDirectorySetting::Etcd { .. }) = settings.addressable_directory {
+        return Err(ConfigError::Unsupported {
+            field: "addressableDirectory".to_owned(),
+            reason: format!(
+                "{} is not available in this version; remove it to use the in-memory directory",
+                class::ETCD_ADDRESSABLE_DIRECTORY
+            ),
+        });
+    }
+    match settings.meter_registry {
+        None => {}
+        // Kotlin's in-process registry serves no endpoint.
+        Some(MeterRegistrySetting::Local) => config.metrics = None,
+        Some(MeterRegistrySetting::Prometheus { url, port }) => {
+            config.metrics = Some(MetricsConfig { port, path: url });
         }
     }
     Ok(())
 }
 
-/// The settings class that enables Kotlin's Prometheus endpoint.
-const PROMETHEUS_CONFIG_CLASS: &str = "orbit.server.prometheus.PrometheusMetrics$PrometheusMetricsConfig";
+/// Checks a lease length from the settings: at least one whole second.
+fn lease_setting(field: &str, lease: &LeaseSetting) -> Result<LeaseDuration, ConfigError> {
+    match lease.lease_duration.0.as_secs() {
+        0 => Err(invalid(field, "must be at least 1 second")),
+        seconds => Ok(LeaseDuration::from_secs(seconds)),
+    }
+}
 
 /// Reads a metrics port: a number, or `off` to disable the endpoint.
 fn parse_metrics_port(
@@ -337,21 +325,6 @@ fn parse_metrics_port(
     let port = parse_port(field, text)?;
     let path = current.map_or_else(|| "/metrics".to_owned(), |m| m.path);
     Ok(Some(MetricsConfig { port, path }))
-}
-
-/// Returns the class name of a Jackson wrapper array `["<class>", {...}]`.
-fn wrapped_class(field: &str, value: &Value) -> Result<String, ConfigError> {
-    match value.as_array().map(Vec::as_slice) {
-        Some([Value::String(class), Value::Object(_)]) => Ok(class.clone()),
-        _ => Err(invalid(field, "must be [\"<config class>\", { ... }]")),
-    }
-}
-
-fn scalar_text(value: &Value) -> String {
-    match value {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    }
 }
 
 fn parse_u64(field: &str, text: &str) -> Result<u64, ConfigError> {
@@ -371,52 +344,6 @@ fn lease(field: &str, text: &str) -> Result<LeaseDuration, ConfigError> {
         0 => Err(invalid(field, "must be at least 1 second")),
         seconds => Ok(LeaseDuration::from_secs(seconds)),
     }
-}
-
-/// Reads Kotlin's `LeaseDuration` object: `{"leaseDuration": <seconds or ISO-8601>}`.
-fn lease_object(field: &str, value: &Value) -> Result<LeaseDuration, ConfigError> {
-    let inner = value
-        .as_object()
-        .and_then(|o| o.get("leaseDuration"))
-        .ok_or_else(|| invalid(field, "expected {\"leaseDuration\": <seconds>}"))?;
-    let duration = parse_duration(&format!("{field}.leaseDuration"), inner)?;
-    if duration.as_secs() == 0 {
-        return Err(invalid(field, "must be at least 1 second"));
-    }
-    Ok(LeaseDuration::from_secs(duration.as_secs()))
-}
-
-/// Reads a duration as Jackson's Java-time module does: a number of seconds (possibly
-/// quoted or fractional) or an ISO-8601 `PT..H..M..S` string.
-fn parse_duration(field: &str, value: &Value) -> Result<Duration, ConfigError> {
-    let text = scalar_text(value);
-    let text = text.trim();
-    let bad = || invalid(field, format!("expected seconds or an ISO-8601 duration, got {text:?}"));
-    if let Ok(seconds) = text.parse::<f64>() {
-        return Duration::try_from_secs_f64(seconds).map_err(|_| bad());
-    }
-    let rest = text.strip_prefix("PT").or_else(|| text.strip_prefix("pt")).ok_or_else(bad)?;
-    let mut total = 0f64;
-    let mut number = String::new();
-    for c in rest.chars() {
-        match c {
-            '0'..='9' | '.' => number.push(c),
-            'H' | 'h' | 'M' | 'm' | 'S' | 's' => {
-                let n: f64 = number.parse().map_err(|_| bad())?;
-                total += n * match c.to_ascii_uppercase() {
-                    'H' => 3600.0,
-                    'M' => 60.0,
-                    _ => 1.0,
-                };
-                number.clear();
-            }
-            _ => return Err(bad()),
-        }
-    }
-    if !number.is_empty() {
-        return Err(bad());
-    }
-    Duration::try_from_secs_f64(total).map_err(|_| bad())
 }
 
 /// Rejects URLs grpc-java cannot dial as a target string (`http://...`) and empty ones.
