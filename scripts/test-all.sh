@@ -37,6 +37,8 @@ install_prerequisites() {
   command -v mvn >/dev/null || missing+=(maven)
   command -v git >/dev/null || missing+=(git)
   command -v cc >/dev/null || missing+=(build-essential)
+  command -v protoc >/dev/null || missing+=(protobuf-compiler) # etcd-client's build script
+  command -v etcd >/dev/null || missing+=(etcd-server)         # a real etcd for the directory and mesh tests
   if [ ${#missing[@]} -gt 0 ]; then
     echo "installing: ${missing[*]}"
     apt-get update -qq

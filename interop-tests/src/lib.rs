@@ -2,6 +2,7 @@
 //!
 //! * `jvm`: starting a harness subcommand as a child process, waiting for its ready line,
 //!   reading its JSON lines, keeping its logs, and stopping it (also when a test panics).
+//! * `etcd`: a real etcd server on free loopback ports with a throw-away data directory.
 //! * `ports`: free loopback ports for the processes a test starts.
 //! * `servers`: the Kotlin or Rust server a scenario runs against, started directly or through
 //!   its launcher (settings JSON in the environment).
@@ -13,6 +14,7 @@
 //! The harness jar is built by `mvn -f interop-tests/jvm/pom.xml package`; a missing jar
 //! fails the test with that command rather than skipping it.
 
+pub mod etcd;
 pub mod jvm;
 pub mod ports;
 pub mod prometheus;

@@ -54,6 +54,9 @@ pub enum NodeError {
     /// The node could not register itself in the node directory.
     #[error("cannot register this server in the node directory: {0}")]
     Register(String),
+    /// A configured directory could not be opened.
+    #[error("cannot open the directory")]
+    Directory(#[source] crate::mesh::DirectoryError),
     /// The gRPC server failed while serving.
     #[error("grpc server failed: {0}")]
     Serve(String),

@@ -34,11 +34,13 @@ use tracing::{info, warn};
 
 use crate::clock::Clock;
 pub use crate::config::Config;
+use crate::config::DirectoryConfig;
 pub use crate::error::NodeError;
 use crate::mesh::cluster::ClusterError;
 use crate::mesh::directory::{
     AddressableDirectory, InMemoryAddressableDirectory, InMemoryNodeDirectory, NodeDirectory,
 };
+use crate::mesh::etcd::{EtcdAddressableDirectory, EtcdNodeDirectory};
 use crate::mesh::{AddressableManager, ClusterManager};
 use crate::metrics::{Gauges, Metrics};
 use crate::net::Connections;
@@ -67,23 +69,36 @@ pub async fn run_with_listener(
     };
     let metrics = Arc::new(Metrics::new());
     let clock = Arc::new(Clock::default());
-    let nodes: Arc<dyn NodeDirectory> = Arc::new(InMemoryNodeDirectory::default());
-    let leases: Arc<dyn AddressableDirectory> = Arc::new(InMemoryAddressableDirectory::default());
+    let (nodes, leases) = directories(&config, &clock).await?;
     let cluster = Arc::new(ClusterManager::new(nodes, clock.clone(), config.node_lease));
     let addressables =
         Arc::new(AddressableManager::new(leases, cluster.clone(), config.addressable_lease, metrics.clone()));
 
     // A server registers as STARTING with its advertised URL, and turns ACTIVE once listening.
-    let own = cluster
-        .join_cluster(
-            MANAGEMENT_NAMESPACE,
-            NodeCapabilities::default(),
-            Some(config.advertise_url.clone()),
-            NodeStatus::Starting,
-            None,
-        )
-        .await
-        .map_err(|e| NodeError::Register(e.to_string()))?;
+    // A directory that cannot be reached yet (etcd starting later) is retried every second
+    // until the node is stopped.
+    tokio::pin!(shutdown);
+    let own = loop {
+        let joined = cluster
+            .join_cluster(
+                MANAGEMENT_NAMESPACE,
+                NodeCapabilities::default(),
+                Some(config.advertise_url.clone()),
+                NodeStatus::Starting,
+                None,
+            )
+            .await;
+        match joined {
+            Ok(own) => break own,
+            Err(error) => {
+                warn!(error = %error_chain(&error), "cannot register this server in the node directory; retrying in 1 s");
+                tokio::select! {
+                    () = &mut shutdown => return Err(NodeError::Register(error.to_string())),
+                    () = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
+                }
+            }
+        }
+    };
     let local = own.id.clone();
     let token = CancellationToken::new();
     let tasks = TaskTracker::new();
@@ -154,7 +169,8 @@ pub async fn run_with_listener(
                 let gauges = Gauges {
                     connected_clients: u64::try_from(connections.count()).unwrap_or(u64::MAX),
                     connected_nodes: 0,
-                    node_count: cluster.directory().entries().await.map_or(0, |e| u64::try_from(e.len()).unwrap_or(0)),
+                    // Every key of the store, as Kotlin counts (spec 8.5).
+                    node_count: cluster.directory().count().await.unwrap_or(0),
                     addressable_count: addressables.directory().count().await.unwrap_or(0),
                     passing_health_checks: health.passing_checks().await,
                 };
@@ -176,7 +192,7 @@ pub async fn run_with_listener(
     tasks.spawn(maintenance.run(token.child_token()));
 
     let aborted = tokio::select! {
-        () = shutdown => false,
+        () = &mut shutdown => false,
         () = token.cancelled() => true,
     };
 
@@ -200,6 +216,40 @@ pub async fn run_with_listener(
         };
     }
     Ok(())
+}
+
+/// Renders an error with its sources (`a: b: c`), for logs.
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+/// Opens the directories the configuration selects.
+async fn directories(
+    config: &Config,
+    clock: &Arc<Clock>,
+) -> Result<(Arc<dyn NodeDirectory>, Arc<dyn AddressableDirectory>), NodeError> {
+    let nodes: Arc<dyn NodeDirectory> = match &config.node_directory {
+        DirectoryConfig::InMemory => Arc::new(InMemoryNodeDirectory::default()),
+        DirectoryConfig::Etcd { url } => {
+            info!(%url, "node directory: etcd");
+            Arc::new(EtcdNodeDirectory::connect(url, clock.clone()).await.map_err(NodeError::Directory)?)
+        }
+    };
+    let leases: Arc<dyn AddressableDirectory> = match &config.addressable_directory {
+        DirectoryConfig::InMemory => Arc::new(InMemoryAddressableDirectory::default()),
+        DirectoryConfig::Etcd { url } => {
+            info!(%url, "addressable directory: etcd");
+            Arc::new(EtcdAddressableDirectory::connect(url, clock.clone()).await.map_err(NodeError::Directory)?)
+        }
+    };
+    Ok((nodes, leases))
 }
 
 /// What the tick works on (mirrors `OrbitServer.tick`).

@@ -43,7 +43,7 @@ fn main() -> ExitCode {
     match runtime.block_on(orbit_node::run(config, shutdown.wait())) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            error!(error = %e, "node failed");
+            error!(error = %orbit_node::error_chain(&e), "node failed");
             eprintln!("orbit-node: {e}");
             ExitCode::FAILURE
         }

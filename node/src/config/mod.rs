@@ -15,7 +15,7 @@ use thiserror::Error;
 
 use self::settings::{
     AddressableDirectorySetting, Count, LeaseSetting, MeterRegistrySetting, NodeDirectorySetting, Seconds, Settings,
-    SettingsError, class,
+    SettingsError,
 };
 use crate::clock::LeaseDuration;
 
@@ -102,6 +102,23 @@ pub struct Config {
     pub shutdown_grace_period: Duration,
     /// The Prometheus endpoint, or `None` when disabled.
     pub metrics: Option<MetricsConfig>,
+    /// Where node records live.
+    pub node_directory: DirectoryConfig,
+    /// Where addressable leases live.
+    pub addressable_directory: DirectoryConfig,
+}
+
+/// A directory backend, as the settings' `nodeDirectory` / `addressableDirectory` select it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum DirectoryConfig {
+    /// Private to this process (the embedded default, like Kotlin's local directories).
+    #[default]
+    InMemory,
+    /// An etcd server shared with the other servers of the cluster.
+    Etcd {
+        /// The etcd endpoint (`http://host:2379`).
+        url: String,
+    },
 }
 
 /// Where the Prometheus scrape is served (Kotlin's `PrometheusMetricsConfig`).
@@ -124,6 +141,8 @@ impl Default for Config {
             message_retry_attempts: 10,
             shutdown_grace_period: Duration::from_secs(10),
             metrics: Some(MetricsConfig { port: 8080, path: "/metrics".to_owned() }),
+            node_directory: DirectoryConfig::InMemory,
+            addressable_directory: DirectoryConfig::InMemory,
         }
     }
 }
@@ -137,7 +156,7 @@ impl Config {
         let mut url: Option<String> = None;
 
         if let Some(settings) = load_settings(env)? {
-            apply_settings(&mut config, &mut port, &mut url, settings)?;
+            apply_settings(&mut config, &mut port, &mut url, settings, env)?;
         }
         if let Some(value) = env.var("ORBIT_PORT").filter(|v| !v.trim().is_empty()) {
             port = Some(parse_port("ORBIT_PORT", &value)?);
@@ -175,6 +194,13 @@ impl Config {
                         return Err(invalid("--tick-millis", "must be positive"));
                     }
                     config.tick_rate = Duration::from_millis(millis);
+                }
+                "--etcd-node-url" => {
+                    config.node_directory = etcd_url("--etcd-node-url", value("--etcd-node-url")?)?;
+                }
+                "--etcd-addressable-url" => {
+                    config.addressable_directory =
+                        etcd_url("--etcd-addressable-url", value("--etcd-addressable-url")?)?;
                 }
                 "--metrics-port" => {
                     config.metrics = parse_metrics_port("--metrics-port", &value("--metrics-port")?, config.metrics)?;
@@ -257,6 +283,7 @@ fn apply_settings(
     port: &mut Option<u16>,
     url: &mut Option<String>,
     settings: Settings,
+    env: &impl EnvSource,
 ) -> Result<(), ConfigError> {
     if let Some(info) = settings.server_info {
         *port = info.port.map(|p| p.0).or(*port);
@@ -276,23 +303,17 @@ fn apply_settings(
     }
     // pipelineRailCount, pipelineBufferCount and acquireShutdownLatch are read (and so
     // validated) for drop-in compatibility; the Rust node sizes its own pools.
-    if let Some(NodeDirectorySetting::Etcd { .. }) = settings.node_directory {
-        return Err(ConfigError::Unsupported {
-            field: "nodeDirectory".to_owned(),
-            reason: format!(
-                "{} is not available in this version; remove it to use the in-memory directory",
-                class::ETCD_NODE_DIRECTORY
-            ),
-        });
+    match settings.node_directory {
+        None | Some(NodeDirectorySetting::Local) => {}
+        Some(NodeDirectorySetting::Etcd { url }) => config.node_directory = etcd_url("nodeDirectory.url", url)?,
     }
-    if let Some(AddressableDirectorySetting::Etcd { .. }) = settings.addressable_directory {
-        return Err(ConfigError::Unsupported {
-            field: "addressableDirectory".to_owned(),
-            reason: format!(
-                "{} is not available in this version; remove it to use the in-memory directory",
-                class::ETCD_ADDRESSABLE_DIRECTORY
-            ),
-        });
+    match settings.addressable_directory {
+        None | Some(AddressableDirectorySetting::Local) => {}
+        Some(AddressableDirectorySetting::Etcd { url }) => {
+            // Kotlin's default for an absent url: $ADDRESSABLE_DIRECTORY, else 0.0.0.0.
+            let url = url.or_else(|| env.var("ADDRESSABLE_DIRECTORY")).unwrap_or_else(|| "0.0.0.0".to_owned());
+            config.addressable_directory = etcd_url("addressableDirectory.url", url)?;
+        }
     }
     match settings.meter_registry {
         None => {}
@@ -303,6 +324,18 @@ fn apply_settings(
         }
     }
     Ok(())
+}
+
+/// Checks an etcd endpoint: `http://host:port` or `host:port` (Kotlin passes it to jetcd as is).
+fn etcd_url(field: &str, url: String) -> Result<DirectoryConfig, ConfigError> {
+    let trimmed = url.trim();
+    if trimmed.is_empty() {
+        return Err(invalid(field, "must not be empty"));
+    }
+    if trimmed.starts_with("https://") {
+        return Err(invalid(field, "TLS is not supported (Kotlin's etcd directories use plain http)"));
+    }
+    Ok(DirectoryConfig::Etcd { url: trimmed.to_owned() })
 }
 
 /// Checks a lease length from the settings: at least one whole second.
@@ -422,6 +455,30 @@ mod tests {
     }
 
     #[test]
+    fn etcd_directories_as_the_compose_file_and_helm_chart_configure_them() {
+        let settings = r#"{
+            "nodeDirectory": ["orbit.server.etcd.EtcdNodeDirectory$EtcdNodeDirectoryConfig", {"url": "${ETCD_NODE_DIR:-0.0.0.0}"}],
+            "addressableDirectory": ["orbit.server.etcd.EtcdAddressableDirectory$EtcdAddressableDirectoryConfig", {}]
+        }"#;
+        let config = Config::from_env(
+            &env(&[
+                ("ORBIT_SETTINGS_RAW", settings),
+                ("ETCD_NODE_DIR", "http://node-directory:2379"),
+                ("ADDRESSABLE_DIRECTORY", "http://addressable-directory:2379"),
+            ]),
+            &[],
+        )
+        .expect("valid");
+        assert_eq!(config.node_directory, DirectoryConfig::Etcd { url: "http://node-directory:2379".into() });
+        assert_eq!(
+            config.addressable_directory,
+            DirectoryConfig::Etcd { url: "http://addressable-directory:2379".into() }
+        );
+        let defaulted = Config::from_env(&env(&[("ORBIT_SETTINGS_RAW", settings)]), &[]).expect("valid");
+        assert_eq!(defaulted.addressable_directory, DirectoryConfig::Etcd { url: "0.0.0.0".into() });
+    }
+
+    #[test]
     fn interpolation_leaves_unresolved_variables() {
         let e = env(&[("A", "1")]);
         assert_eq!(interpolate_str("${A}-${B}-${B:-2}-${", &e), "1-${B}-2-${");
@@ -456,10 +513,10 @@ mod tests {
             (
                 env(&[(
                     "ORBIT_SETTINGS_RAW",
-                    r#"{"nodeDirectory": ["orbit.server.etcd.EtcdNodeDirectory$EtcdNodeDirectoryConfig", {"url": "x"}]}"#,
+                    r#"{"nodeDirectory": ["orbit.server.etcd.EtcdNodeDirectory$EtcdNodeDirectoryConfig", {"url": ""}]}"#,
                 )]),
                 vec![],
-                "unsupported nodeDirectory",
+                "invalid nodeDirectory.url",
             ),
             (env(&[]), vec!["--port"], "invalid --port"),
             (env(&[]), vec!["--bogus"], "invalid --bogus"),

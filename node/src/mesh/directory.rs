@@ -3,7 +3,7 @@
 //! Both follow Kotlin's `AsyncMap` contract: `get`, `compare_and_set` against a structurally
 //! equal expected value (absent equals `None`; a `None` new value deletes), plus `tick` to
 //! cull expired entries. Read-modify-write loops are built on top (`manipulate`). The
-//! in-memory implementations are the embedded default; an etcd implementation will follow
+//! in-memory implementations are the embedded default; `mesh::etcd` holds the etcd ones,
 //! with Kotlin's key and value formats (`compat_proto::render`).
 
 use std::collections::HashMap;
@@ -23,6 +23,33 @@ pub enum DirectoryError {
     /// The backing store failed or could not be reached.
     #[error("directory unavailable: {0}")]
     Unavailable(String),
+    /// etcd refused a request or could not be reached.
+    #[error("etcd directory at {url} failed")]
+    Etcd {
+        /// The configured etcd URL.
+        url: String,
+        /// The etcd client's error.
+        #[source]
+        source: etcd_client::Error,
+    },
+    /// etcd did not answer in time.
+    #[error("etcd directory at {url} did not answer within {after:?}")]
+    Timeout {
+        /// The configured etcd URL.
+        url: String,
+        /// The deadline.
+        after: std::time::Duration,
+    },
+    /// A stored value is not what the key says it is.
+    #[error("etcd directory at {url}: the value of {key} is not readable: {reason}")]
+    Corrupt {
+        /// The configured etcd URL.
+        url: String,
+        /// The etcd key.
+        key: String,
+        /// Why decoding failed.
+        reason: String,
+    },
 }
 
 /// Node records, keyed by node id.
@@ -40,6 +67,11 @@ pub trait NodeDirectory: Send + Sync {
 
     /// Returns every record.
     fn entries(&self) -> BoxFuture<'_, Result<Vec<NodeInfo>, DirectoryError>>;
+
+    /// Returns the number of entries in the store (for etcd: every key, as Kotlin counts).
+    fn count(&self) -> BoxFuture<'_, Result<u64, DirectoryError>> {
+        Box::pin(async move { Ok(u64::try_from(self.entries().await?.len()).unwrap_or(u64::MAX)) })
+    }
 
     /// Deletes expired records (a no-op for stores that expire by themselves).
     fn tick(&self, now: Timestamp) -> BoxFuture<'_, Result<(), DirectoryError>>;

@@ -11,6 +11,7 @@ private const val USAGE = """usage: java -jar orbit-harness.jar <command> [optio
           [--warmup-seconds W] [--payload TEXT] [--timeout-seconds N]
   health  --server HOST:PORT [--timeout-seconds N] [--interval-millis N]
   vectors --out DIR
+  etcd    --node-url URL --addressable-url URL   (JSON requests on stdin; see EtcdCommand.kt)
 (see interop-tests/jvm/README.md)"""
 
 fun main(argv: Array<String>) {
@@ -24,6 +25,7 @@ fun main(argv: Array<String>) {
             "load" -> LoadCommand.run(rest)
             "health" -> HealthCommand.run(rest)
             "vectors" -> orbit.harness.vectors.VectorsCommand.run(rest)
+            "etcd" -> EtcdCommand.run(rest)
             "-h", "--help", "help" -> {
                 Out.err(USAGE); 0
             }
