@@ -3,6 +3,7 @@
 //! * `jvm`: starting a harness subcommand as a child process, waiting for its ready line,
 //!   reading its JSON lines, keeping its logs, and stopping it (also when a test panics).
 //! * `etcd`: a real etcd server on free loopback ports with a throw-away data directory.
+//! * `mesh`: several servers (Kotlin and Rust line-ups) sharing two etcd directories.
 //! * `ports`: free loopback ports for the processes a test starts.
 //! * `servers`: the Kotlin or Rust server a scenario runs against, started directly or through
 //!   its launcher (settings JSON in the environment).
@@ -16,6 +17,7 @@
 
 pub mod etcd;
 pub mod jvm;
+pub mod mesh;
 pub mod ports;
 pub mod prometheus;
 pub mod raw;

@@ -81,6 +81,12 @@ impl ServerProcess {
     /// Starts a server of `kind` on a free loopback port with extra `args`
     /// (`--node-lease-seconds`, `--addressable-lease-seconds` are understood by both).
     pub async fn start(kind: ServerKind, logs: &Path, args: &[&str]) -> anyhow::Result<Self> {
+        Self::start_named(kind, &format!("{}-server", kind.name()), logs, args).await
+    }
+
+    /// [`ServerProcess::start`] with the log files named after `name` (several servers in one
+    /// scenario).
+    pub async fn start_named(kind: ServerKind, name: &str, logs: &Path, args: &[&str]) -> anyhow::Result<Self> {
         let port = free_port()?;
         let endpoint = format!("127.0.0.1:{port}");
         let port_text = port.to_string();
@@ -88,11 +94,11 @@ impl ServerProcess {
             ServerKind::Kotlin => {
                 let mut all = vec!["server", "--port", &port_text, "--url", &endpoint];
                 all.extend_from_slice(args);
-                let (process, _ready) = HarnessProcess::start("kotlin-server", logs, &all).await?;
+                let (process, _ready) = HarnessProcess::start(name, logs, &all).await?;
                 Ok(Self { endpoint, inner: Inner::Kotlin(process) })
             }
             ServerKind::Rust => {
-                let log = std::fs::File::create(logs.join("rust-server.log"))?;
+                let log = std::fs::File::create(logs.join(format!("{name}.log")))?;
                 let child = Command::new(orbit_node_binary()?)
                     .args(["--port", &port_text, "--listen", "127.0.0.1", "--url", &endpoint])
                     .args(["--metrics-port", &free_port()?.to_string()])
@@ -183,6 +189,14 @@ impl ServerProcess {
                 bail!("{} not SERVING after {limit:?}", self.endpoint);
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Kills the server at once (SIGKILL), as a crash would.
+    pub async fn kill(&mut self) -> anyhow::Result<()> {
+        match &mut self.inner {
+            Inner::Kotlin(process) => process.kill().await,
+            Inner::Process(child) => Ok(child.kill().await?),
         }
     }
 

@@ -44,6 +44,7 @@ use crate::mesh::etcd::{EtcdAddressableDirectory, EtcdNodeDirectory};
 use crate::mesh::{AddressableManager, ClusterManager};
 use crate::metrics::{Gauges, Metrics};
 use crate::net::Connections;
+use crate::net::remote::RemoteNodes;
 use crate::pipeline::Pipeline;
 
 /// Binds the configured address and runs a node until `shutdown` completes.
@@ -103,14 +104,19 @@ pub async fn run_with_listener(
     let token = CancellationToken::new();
     let tasks = TaskTracker::new();
     let connections = Arc::new(Connections::default());
-    let pipeline = Arc::new(Pipeline::new(
-        local.clone(),
-        cluster.clone(),
-        addressables.clone(),
-        connections.clone(),
-        config.message_retry_attempts,
-        metrics.clone(),
-    ));
+    let remote =
+        Arc::new(RemoteNodes::new(local.clone(), config.advertise_url.clone(), tasks.clone(), token.child_token()));
+    let pipeline = Arc::new(
+        Pipeline::new(
+            local.clone(),
+            cluster.clone(),
+            addressables.clone(),
+            connections.clone(),
+            config.message_retry_attempts,
+            metrics.clone(),
+        )
+        .with_mesh(remote.clone()),
+    );
     let health = Arc::new(service::health::HealthService::new(
         local.clone(),
         cluster.clone(),
@@ -133,7 +139,7 @@ pub async fn run_with_listener(
             local.clone(),
             cluster.clone(),
             connections.clone(),
-            pipeline,
+            pipeline.clone(),
             tasks.clone(),
             token.child_token(),
             metrics.clone(),
@@ -160,15 +166,27 @@ pub async fn run_with_listener(
 
     if let (Some(listener), Some(settings)) = (metrics_listener, &config.metrics) {
         info!(port = settings.port, path = %settings.path, "metrics endpoint serving");
-        let (metrics, cluster, addressables, connections, health) =
-            (metrics.clone(), cluster.clone(), addressables.clone(), connections.clone(), health.clone());
+        let (metrics, cluster, addressables, connections, health, remote) = (
+            metrics.clone(),
+            cluster.clone(),
+            addressables.clone(),
+            connections.clone(),
+            health.clone(),
+            remote.clone(),
+        );
         let scrape = move || {
-            let (metrics, cluster, addressables, connections, health) =
-                (metrics.clone(), cluster.clone(), addressables.clone(), connections.clone(), health.clone());
+            let (metrics, cluster, addressables, connections, health, remote) = (
+                metrics.clone(),
+                cluster.clone(),
+                addressables.clone(),
+                connections.clone(),
+                health.clone(),
+                remote.clone(),
+            );
             async move {
                 let gauges = Gauges {
                     connected_clients: u64::try_from(connections.count()).unwrap_or(u64::MAX),
-                    connected_nodes: 0,
+                    connected_nodes: u64::try_from(remote.count()).unwrap_or(u64::MAX),
                     // Every key of the store, as Kotlin counts (spec 8.5).
                     node_count: cluster.directory().count().await.unwrap_or(0),
                     addressable_count: addressables.directory().count().await.unwrap_or(0),
@@ -184,6 +202,8 @@ pub async fn run_with_listener(
         cluster: cluster.clone(),
         addressables: addressables.clone(),
         connections: connections.clone(),
+        remote: remote.clone(),
+        pipeline: pipeline.clone(),
         local: local.clone(),
         challenge_token: own.lease.challenge_token.clone(),
         config: config.clone(),
@@ -257,6 +277,8 @@ struct Maintenance {
     cluster: Arc<ClusterManager>,
     addressables: Arc<AddressableManager>,
     connections: Arc<Connections>,
+    remote: Arc<RemoteNodes>,
+    pipeline: Arc<Pipeline>,
     local: NodeId,
     challenge_token: String,
     config: config::Config,
@@ -314,14 +336,32 @@ impl Maintenance {
                 Err(error) => warn!(node_id = %local, error = %error, "own lease renewal failed"),
             }
         }
-        // This server's edges are its live streams (Kotlin recomputes them every tick too), so
-        // a rejoin or a lost update cannot leave connected clients unreachable.
-        let connected = self.connections.node_ids();
+        if let Err(error) = cluster.refresh().await {
+            warn!(error = %error_chain(&error), "cluster view refresh failed");
+        }
+        if let Err(error) = cluster.directory().tick(now).await {
+            warn!(error = %error_chain(&error), "node directory tick failed");
+        }
+        if let Err(error) = self.addressables.directory().tick(now).await {
+            warn!(error = %error_chain(&error), "addressable directory tick failed");
+        }
+        // The mesh (RemoteMeshNodeManager.kt): dial new servers, drop departed ones, then write
+        // this server's edges: its connected clients and the peers it has an outgoing stream
+        // to (a peer's incoming stream is not an edge: Kotlin servers do not read what comes
+        // back on the streams they opened). Rebuilt from live streams every tick, so a rejoin
+        // or a lost update cannot leave connected clients unreachable.
+        self.remote.refresh(&cluster.valid_nodes(), &self.pipeline);
+        let clients: Vec<NodeId> = self.connections.node_ids().into_iter().filter(|n| !n.is_management()).collect();
+        let peers = self.remote.connected();
         let _ = cluster
             .update_node(local, |info| {
-                let mut kept: Vec<NodeId> =
-                    info.visible_nodes.iter().filter(|n| n.is_management() || connected.contains(n)).cloned().collect();
-                for node in &connected {
+                let mut kept: Vec<NodeId> = info
+                    .visible_nodes
+                    .iter()
+                    .filter(|n| if n.is_management() { peers.contains(n) } else { clients.contains(n) })
+                    .cloned()
+                    .collect();
+                for node in clients.iter().chain(&peers) {
                     if !kept.contains(node) {
                         kept.push(node.clone());
                     }
@@ -329,10 +369,5 @@ impl Maintenance {
                 info.visible_nodes = kept;
             })
             .await;
-        if let Err(error) = cluster.refresh().await {
-            warn!(error = %error, "cluster view refresh failed");
-        }
-        let _ = cluster.directory().tick(now).await;
-        let _ = self.addressables.directory().tick(now).await;
     }
 }

@@ -19,6 +19,7 @@ use crate::mesh::cluster::ClusterError;
 use crate::mesh::{AddressableManager, ClusterManager};
 use crate::metrics::SharedMetrics;
 use crate::net::Connections;
+use crate::net::remote::RemoteNodes;
 
 /// Why a message could not be processed; displays as the Kotlin exception text that the
 /// sender receives in an `error` reply.
@@ -49,6 +50,8 @@ pub struct Pipeline {
     connections: Arc<Connections>,
     retry_attempts: i64,
     metrics: SharedMetrics,
+    /// Outgoing streams to other servers, tried before incoming streams (TransportStep.kt).
+    remote: Option<Arc<RemoteNodes>>,
 }
 
 impl Pipeline {
@@ -61,7 +64,13 @@ impl Pipeline {
         retry_attempts: i64,
         metrics: SharedMetrics,
     ) -> Self {
-        Self { local, cluster, addressables, connections, retry_attempts, metrics }
+        Self { local, cluster, addressables, connections, retry_attempts, metrics, remote: None }
+    }
+
+    /// Sends to other servers over `remote`'s outgoing streams where one is open.
+    pub fn with_mesh(mut self, remote: Arc<RemoteNodes>) -> Self {
+        self.remote = Some(remote);
+        self
     }
 
     /// Processes a message read from the stream of `connection`, answering failures with
@@ -167,10 +176,12 @@ impl Pipeline {
                 continue;
             };
             message.target = Some(MessageTarget::RoutedUnicast(route));
-            return self
-                .connections
-                .send(&next_hop, pb::MessageProto::from(message))
-                .map_err(|_| PipelineError::NotConnected(next_hop));
+            let wire = pb::MessageProto::from(message);
+            // An outgoing mesh stream first, then an incoming stream (client or peer).
+            if let Some(sender) = self.remote.as_ref().and_then(|r| r.sender(&next_hop)) {
+                return sender.try_send(wire).map_err(|_| PipelineError::NotConnected(next_hop));
+            }
+            return self.connections.send(&next_hop, wire).map_err(|_| PipelineError::NotConnected(next_hop));
         }
     }
 }

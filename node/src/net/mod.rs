@@ -5,6 +5,8 @@
 //! removes only its own registration, so a reconnecting node is not unregistered by the
 //! end of its previous stream.
 
+pub mod remote;
+
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};

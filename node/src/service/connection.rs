@@ -177,13 +177,19 @@ impl StreamReader {
     }
 }
 
-/// Records the direct connection both ways: this server in the caller's record, the caller
-/// in this server's record (`visibleNodes` are the routing graph's edges).
+/// Records the direct connection: this server in the caller's record, and a client caller in
+/// this server's record (`visibleNodes` are the routing graph's edges). A peer server's
+/// incoming stream is not recorded as an edge from here: the Kotlin server that opened it
+/// never reads what comes back on it, so this server reaches peers over its own outgoing
+/// streams only (written by the tick). Kotlin records it until its next tick.
 async fn add_edges(cluster: &ClusterManager, local: &NodeId, caller: &NodeId) {
     let local_id = local.clone();
     let caller_id = caller.clone();
     if let Err(error) = cluster.update_node(caller, |info| push_unique(&mut info.visible_nodes, &local_id)).await {
         warn!(node_id = %caller, error = %error, "cannot record the connection in the caller's record");
+    }
+    if caller.is_management() {
+        return;
     }
     if let Err(error) = cluster.update_node(local, |info| push_unique(&mut info.visible_nodes, &caller_id)).await {
         warn!(node_id = %caller, error = %error, "cannot record the connection in this server's record");
