@@ -1,5 +1,6 @@
 //! Runs real Kotlin Orbit processes (the Maven-built harness in `jvm/`) beside ours.
 //!
+//! * `haproxy`: the HTTP/2 load balancer of Orbit's docker-compose file, in front of a mesh.
 //! * `jvm`: starting a harness subcommand as a child process, waiting for its ready line,
 //!   reading its JSON lines, keeping its logs, and stopping it (also when a test panics).
 //! * `etcd`: a real etcd server on free loopback ports with a throw-away data directory.
@@ -16,6 +17,7 @@
 //! fails the test with that command rather than skipping it.
 
 pub mod etcd;
+pub mod haproxy;
 pub mod jvm;
 pub mod mesh;
 pub mod ports;

@@ -73,37 +73,14 @@ impl Mesh {
 
     /// Returns the server records in the node directory.
     pub async fn server_records(&self) -> anyhow::Result<Vec<NodeInfo>> {
-        let mut client = self.node_etcd.client().await?;
-        let prefix = format!("node/{MANAGEMENT_NAMESPACE}/");
-        let response = client.get(prefix.as_str(), Some(etcd_client::GetOptions::new().with_prefix())).await?;
-        let mut records = Vec::new();
-        for kv in response.kvs() {
-            records.push(NodeInfo::try_from(pb::NodeInfoProto::decode(kv.value())?)?);
-        }
-        Ok(records)
+        server_records(&self.node_etcd).await
     }
 
     /// Waits until the ACTIVE server records number as many as the running servers and each
     /// lists every other one in its `visibleNodes` (an outgoing stream to it).
     pub async fn wait_meshed(&self, limit: Duration) -> anyhow::Result<()> {
         let expected = self.servers.iter().filter(|s| s.is_some()).count();
-        let deadline = tokio::time::Instant::now() + limit;
-        loop {
-            let records = self.server_records().await.unwrap_or_default();
-            let active: Vec<&NodeInfo> = records.iter().filter(|r| r.status == NodeStatus::Active).collect();
-            let ids: Vec<&NodeId> = active.iter().map(|r| &r.id).collect();
-            let meshed = active.len() == expected
-                && active.iter().all(|r| ids.iter().all(|id| *id == &r.id || r.visible_nodes.contains(id)));
-            if meshed {
-                return Ok(());
-            }
-            if tokio::time::Instant::now() > deadline {
-                let edges: Vec<String> =
-                    records.iter().map(|r| format!("{} {:?} -> {:?}", r.id, r.status, r.visible_nodes)).collect();
-                bail!("the servers did not mesh within {limit:?}; records: {edges:#?}");
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
+        wait_meshed(&self.node_etcd, expected, limit).await
     }
 
     /// Returns the endpoint of server `index`.
@@ -133,5 +110,39 @@ impl Mesh {
             self.terminate(index, Duration::from_secs(20)).await?;
         }
         Ok(())
+    }
+}
+
+/// Returns the server (`management`) records in the node directory `etcd`.
+pub async fn server_records(etcd: &EtcdServer) -> anyhow::Result<Vec<NodeInfo>> {
+    let mut client = etcd.client().await?;
+    let prefix = format!("node/{MANAGEMENT_NAMESPACE}/");
+    let response = client.get(prefix.as_str(), Some(etcd_client::GetOptions::new().with_prefix())).await?;
+    let mut records = Vec::new();
+    for kv in response.kvs() {
+        records.push(NodeInfo::try_from(pb::NodeInfoProto::decode(kv.value())?)?);
+    }
+    Ok(records)
+}
+
+/// Waits until `expected` ACTIVE server records are in the node directory `etcd` and each
+/// lists every other one in its `visibleNodes` (an outgoing stream to it).
+pub async fn wait_meshed(etcd: &EtcdServer, expected: usize, limit: Duration) -> anyhow::Result<()> {
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        let records = server_records(etcd).await.unwrap_or_default();
+        let active: Vec<&NodeInfo> = records.iter().filter(|r| r.status == NodeStatus::Active).collect();
+        let ids: Vec<&NodeId> = active.iter().map(|r| &r.id).collect();
+        let meshed = active.len() == expected
+            && active.iter().all(|r| ids.iter().all(|id| *id == &r.id || r.visible_nodes.contains(id)));
+        if meshed {
+            return Ok(());
+        }
+        if tokio::time::Instant::now() > deadline {
+            let edges: Vec<String> =
+                records.iter().map(|r| format!("{} {:?} -> {:?}", r.id, r.status, r.visible_nodes)).collect();
+            bail!("the servers did not mesh within {limit:?}; records: {edges:#?}");
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }

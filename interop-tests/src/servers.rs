@@ -63,6 +63,9 @@ pub struct Launch {
     pub settings_file: Option<PathBuf>,
     /// Further variables (e.g. the ones the settings JSON interpolates).
     pub env: Vec<(String, String)>,
+    /// The port (`ORBIT_PORT`); a free one when `None`. A replacement server takes its
+    /// predecessor's port, as an operator swapping processes in place does.
+    pub port: Option<u16>,
 }
 
 /// Returns the `orbit-node` binary: `$ORBIT_NODE_BIN` or `target/debug/orbit-node`.
@@ -121,7 +124,15 @@ impl ServerProcess {
     ///
     /// The Kotlin launcher waits 5 s before it starts the server, as in the Kotlin image.
     pub async fn launch(kind: ServerKind, logs: &Path, launch: &Launch) -> anyhow::Result<Self> {
-        let port = free_port()?;
+        Self::launch_named(kind, &format!("{}-launched-server", kind.name()), logs, launch).await
+    }
+
+    /// [`ServerProcess::launch`] with the log file named `<name>.log`.
+    pub async fn launch_named(kind: ServerKind, name: &str, logs: &Path, launch: &Launch) -> anyhow::Result<Self> {
+        let port = match launch.port {
+            Some(port) => port,
+            None => free_port()?,
+        };
         let endpoint = format!("127.0.0.1:{port}");
         let mut command = match kind {
             ServerKind::Kotlin => {
@@ -150,8 +161,8 @@ impl ServerProcess {
             command.env("ORBIT_SETTINGS", file);
         }
         command.envs(launch.env.iter().map(|(k, v)| (k, v)));
-        let log_name = format!("{}-launched-server.log", kind.name());
-        let log = std::fs::File::create(logs.join(&log_name))?;
+        let log_name = format!("{name}.log");
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(logs.join(&log_name))?;
         let child = command
             .stdin(Stdio::null())
             .stdout(Stdio::from(log.try_clone()?))

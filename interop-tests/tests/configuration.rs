@@ -101,6 +101,7 @@ async fn both_servers_read_the_launcher_settings_alike() -> anyhow::Result<()> {
                 ("FILE_METRICS_PORT".to_owned(), free_port()?.to_string()),
                 ("RAW_METRICS_PORT".to_owned(), raw_port.to_string()),
             ],
+            port: None,
         };
         let seen = observe(kind, &both, raw_port, "raw").await?;
         println!("{} with ORBIT_SETTINGS_RAW and ORBIT_SETTINGS: {seen:?}", kind.name());

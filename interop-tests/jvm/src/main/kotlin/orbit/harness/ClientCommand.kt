@@ -54,6 +54,7 @@ object ClientCommand {
         Runtime.getRuntime().addShutdownHook(Thread({
             Out.err("client: stopping")
             stopClient(client)
+            Out.line("LEDGER " + orbit.harness.actors.Ledger.summary())
         }, "harness-client-stop"))
 
         Out.line("READY client node=${id.namespace}:${id.key}")

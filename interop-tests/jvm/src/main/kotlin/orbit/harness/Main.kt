@@ -11,6 +11,7 @@ private const val USAGE = """usage: java -jar orbit-harness.jar <command> [optio
           [--warmup-seconds W] [--payload TEXT] [--timeout-seconds N]
   health  --server HOST:PORT [--timeout-seconds N] [--interval-millis N]
   vectors --out DIR
+  traffic --server HOST:PORT --namespace NS [--actors N] [--concurrency C] [--timeout-seconds N] [--tag T]
   etcd    --node-url URL --addressable-url URL   (JSON requests on stdin; see EtcdCommand.kt)
 (see interop-tests/jvm/README.md)"""
 
@@ -26,6 +27,7 @@ fun main(argv: Array<String>) {
             "health" -> HealthCommand.run(rest)
             "vectors" -> orbit.harness.vectors.VectorsCommand.run(rest)
             "etcd" -> EtcdCommand.run(rest)
+            "traffic" -> TrafficCommand.run(rest)
             "-h", "--help", "help" -> {
                 Out.err(USAGE); 0
             }
