@@ -68,20 +68,27 @@ async fn swap(
     launches: &[Launch],
     logs: &std::path::Path,
     node_etcd: &EtcdServer,
+    traffic_began: tokio::time::Instant,
 ) -> anyhow::Result<()> {
     let started = tokio::time::Instant::now();
+    let at = started.duration_since(traffic_began).as_secs();
     if let Some(mut old) = servers[index].take() {
         old.terminate(Duration::from_secs(30)).await?;
     }
     let stopped = started.elapsed();
     servers[index] = Some(ServerProcess::launch_named(to, &format!("server-{index}"), logs, &launches[index]).await?);
-    wait_meshed(node_etcd, SERVERS, Duration::from_secs(60)).await?;
-    println!(
-        "  server {index} -> {}: old one stopped after {:.1} s, new one meshed after {:.1} s",
-        to.name(),
-        stopped.as_secs_f64(),
-        started.elapsed().as_secs_f64()
-    );
+    // A Kotlin server can lose its own ACTIVE write to a concurrent read-modify-write of its
+    // record (spec 15.2 #2) and stay STARTING: peers never dial it. That is Kotlin's failure,
+    // reported here and left to show in the counts, not a reason to stop the run.
+    match wait_meshed(node_etcd, SERVERS, Duration::from_secs(30)).await {
+        Ok(()) => println!(
+            "  t={at}s server {index} -> {}: old one stopped after {:.1} s, new one meshed after {:.1} s",
+            to.name(),
+            stopped.as_secs_f64(),
+            started.elapsed().as_secs_f64()
+        ),
+        Err(error) => println!("  t={at}s server {index} -> {}: NOT MESHED after 30 s: {error}", to.name()),
+    }
     Ok(())
 }
 
@@ -129,13 +136,14 @@ async fn rolling(name: &str, from: ServerKind, to: ServerKind) -> anyhow::Result
         ];
         callers.push(HarnessProcess::start(caller, &logs, &args).await?.0);
     }
+    let began = tokio::time::Instant::now();
     tokio::time::sleep(SETTLE).await;
     for index in 0..SERVERS {
-        swap(&mut servers, index, to, &launches, &logs, &node_etcd).await?;
+        swap(&mut servers, index, to, &launches, &logs, &node_etcd, began).await?;
         tokio::time::sleep(SETTLE).await;
     }
     for index in 0..SERVERS {
-        swap(&mut servers, index, from, &launches, &logs, &node_etcd).await?;
+        swap(&mut servers, index, from, &launches, &logs, &node_etcd, began).await?;
         tokio::time::sleep(SETTLE).await;
     }
 

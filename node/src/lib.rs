@@ -47,6 +47,9 @@ use crate::net::Connections;
 use crate::net::remote::RemoteNodes;
 use crate::pipeline::Pipeline;
 
+/// How long a stopping server that has peers keeps forwarding after releasing its clients.
+const DRAIN_PERIOD: std::time::Duration = std::time::Duration::from_secs(3);
+
 /// Binds the configured address and runs a node until `shutdown` completes.
 pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(), NodeError> {
     let listener =
@@ -104,6 +107,9 @@ pub async fn run_with_listener(
     let token = CancellationToken::new();
     let tasks = TaskTracker::new();
     let connections = Arc::new(Connections::default());
+    // Client streams end first when the node stops (they move to other servers), peer
+    // streams last (they carry what is still in flight).
+    let client_streams = token.child_token();
     let remote =
         Arc::new(RemoteNodes::new(local.clone(), config.advertise_url.clone(), tasks.clone(), token.child_token()));
     let pipeline = Arc::new(
@@ -135,15 +141,18 @@ pub async fn run_with_listener(
         .add_service(pb::addressable_management_server::AddressableManagementServer::new(
             service::addressable_management::AddressableManagementService::new(addressables.clone(), metrics.clone()),
         ))
-        .add_service(pb::connection_server::ConnectionServer::new(service::connection::ConnectionService::new(
-            local.clone(),
-            cluster.clone(),
-            connections.clone(),
-            pipeline.clone(),
-            tasks.clone(),
-            token.child_token(),
-            metrics.clone(),
-        )))
+        .add_service(pb::connection_server::ConnectionServer::new(
+            service::connection::ConnectionService::new(
+                local.clone(),
+                cluster.clone(),
+                connections.clone(),
+                pipeline.clone(),
+                tasks.clone(),
+                token.child_token(),
+                metrics.clone(),
+            )
+            .with_client_token(client_streams.clone()),
+        ))
         .add_service(pb::health::health_server::HealthServer::from_arc(health.clone()));
 
     let local_addr = listener.local_addr().ok();
@@ -218,6 +227,16 @@ pub async fn run_with_listener(
 
     info!(node_id = %local, "stopping: draining");
     let _ = cluster.update_node(&local, |info| info.status = NodeStatus::Draining).await;
+    // In a mesh, hand the clients over before going: their streams end now (Kotlin and Rust
+    // clients reopen theirs within a tick, through the load balancer, on another server), and
+    // for a short while this server keeps its peer streams and forwards what is still in
+    // flight, over the other servers once its clients have moved.
+    if !aborted && remote.count() > 0 {
+        client_streams.cancel();
+        let drain = DRAIN_PERIOD.min(config.shutdown_grace_period);
+        info!(node_id = %local, ?drain, "clients released; forwarding in-flight messages");
+        tokio::time::sleep(drain).await;
+    }
     token.cancel();
     tasks.close();
     if tokio::time::timeout(config.shutdown_grace_period, tasks.wait()).await.is_err() {

@@ -37,6 +37,8 @@ pub struct ConnectionService {
     metrics: SharedMetrics,
     /// Shared by every stream: bounds the messages being processed.
     capacity: Arc<tokio::sync::Semaphore>,
+    /// Ends client (non-`management`) streams; peer streams end with `token`.
+    client_token: Option<CancellationToken>,
 }
 
 impl ConnectionService {
@@ -52,7 +54,14 @@ impl ConnectionService {
         metrics: SharedMetrics,
     ) -> Self {
         let capacity = Arc::new(tokio::sync::Semaphore::new(PIPELINE_CAPACITY));
-        Self { local, cluster, connections, pipeline, tasks, token, metrics, capacity }
+        Self { local, cluster, connections, pipeline, tasks, token, metrics, capacity, client_token: None }
+    }
+
+    /// Ends client streams when `token` is cancelled (a stopping node releases its clients
+    /// before its peers); new client streams are refused from then on.
+    pub fn with_client_token(mut self, token: CancellationToken) -> Self {
+        self.client_token = Some(token);
+        self
     }
 }
 
@@ -67,6 +76,14 @@ impl pb::connection_server::Connection for ConnectionService {
         let Some(caller) = CallerIdentity::from_metadata(request.metadata()).node_id() else {
             return Err(StatusKind::Unknown.to_status(""));
         };
+        let stream_token = match &self.client_token {
+            Some(clients) if !caller.is_management() => clients.clone(),
+            _ => self.token.clone(),
+        };
+        if stream_token.is_cancelled() {
+            // A draining server: the client retries, and the load balancer picks another one.
+            return Err(Status::unavailable("this server is stopping"));
+        }
         let (tx, rx) = mpsc::channel::<Outbound>(STREAM_BUFFER);
         let valid = self.cluster.valid_node(&caller).await.ok().flatten().is_some();
         if !valid {
@@ -94,8 +111,7 @@ impl pb::connection_server::Connection for ConnectionService {
             metrics: self.metrics.clone(),
             capacity: self.capacity.clone(),
         };
-        let token = self.token.clone();
-        self.tasks.spawn(reader.run(inbound, token));
+        self.tasks.spawn(reader.run(inbound, stream_token));
         Ok(Response::new(ReceiverStream::new(rx)))
     }
 }

@@ -65,7 +65,18 @@ object TrafficCommand {
         }, "traffic-stdin").apply { isDaemon = true }.start()
         Out.line("READY traffic node=${client.nodeId}")
 
+        val began = System.currentTimeMillis()
         runBlocking(Dispatchers.Default) {
+            launch {
+                // One progress line a second (stderr), to line failures up with a test's events.
+                while (!stop.get()) {
+                    kotlinx.coroutines.delay(1000)
+                    Out.err(
+                        "traffic: t=${(System.currentTimeMillis() - began) / 1000}s calls=${next.get()} correct=${correct.get()} " +
+                                "timeouts=${timeouts.get()} errors=${errors.values.sumOf { it.get() }}"
+                    )
+                }
+            }
             for (w in 0 until concurrency) {
                 launch {
                     while (!stop.get()) {
