@@ -69,7 +69,13 @@ impl Cluster {
             metrics.clone(),
         ));
         let server = cluster
-            .join_cluster(MANAGEMENT_NAMESPACE, NodeCapabilities::default(), Some("bench:1".into()), NodeStatus::Active, None)
+            .join_cluster(
+                MANAGEMENT_NAMESPACE,
+                NodeCapabilities::default(),
+                Some("bench:1".into()),
+                NodeStatus::Active,
+                None,
+            )
             .await
             .expect("the server joins")
             .id;
@@ -123,7 +129,7 @@ fn invocation(i: usize) -> Message {
             arguments: "[]".into(),
             reason: InvocationReason::Invocation,
         },
-        message_id: i64::try_from(i).unwrap_or(i64::MAX) + 1,
+        message_id: i64::try_from(i + 1).unwrap_or(i64::MAX),
         source: None,
         target: None,
         attempts: 0,
@@ -133,11 +139,7 @@ fn invocation(i: usize) -> Message {
 /// Runs `batch` (which performs `BATCH` operations from operation number `start`) for a
 /// warm-up, then `SAMPLES` samples; `between` runs untimed after each batch. Returns the
 /// median ns per operation.
-async fn measure<S>(
-    state: &mut S,
-    mut batch: impl AsyncFnMut(&mut S, usize),
-    mut between: impl FnMut(&mut S),
-) -> f64 {
+async fn measure<S>(state: &mut S, mut batch: impl AsyncFnMut(&mut S, usize), mut between: impl FnMut(&mut S)) -> f64 {
     let mut op = 0;
     let warm_up = Instant::now();
     while warm_up.elapsed() < WARM_UP {
