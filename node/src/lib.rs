@@ -243,9 +243,7 @@ pub async fn run_with_listener(
         warn!(grace = ?config.shutdown_grace_period, "graceful shutdown timed out");
     }
     let _ = cluster.update_node(&local, |info| info.status = NodeStatus::Stopped).await;
-    if let Ok(Some(record)) = cluster.directory().get(&local).await {
-        let _ = cluster.directory().compare_and_set(&local, Some(&record), None).await;
-    }
+    let _ = cluster.remove_node(&local).await;
     info!(node_id = %local, "stopped");
 
     if aborted {

@@ -116,7 +116,7 @@ impl Pipeline {
         let fail = |e: PipelineError| (Some(source.clone()), e);
 
         // Verify (VerifyStep.kt).
-        if self.cluster.valid_node(&source).await.map_err(|e| fail(e.into()))?.is_none() {
+        if !self.cluster.is_valid_node(&source).await.map_err(|e| fail(e.into()))? {
             return Err(fail(PipelineError::InvalidSource(source.clone())));
         }
 

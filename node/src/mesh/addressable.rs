@@ -82,7 +82,7 @@ impl AddressableManager {
                 }
                 continue; // Someone else placed it meanwhile; use theirs.
             };
-            let owner_valid = self.cluster.valid_node(&current.node_id).await?.is_some();
+            let owner_valid = self.cluster.is_valid_node(&current.node_id).await?;
             let expired = current.expires_at.is_before(self.cluster.now());
             if owner_valid && !expired && !ineligible.contains(&current.node_id) {
                 return Ok(current.node_id);
@@ -104,22 +104,24 @@ impl AddressableManager {
     ) -> Result<AddressableLease, PlacementError> {
         let _timer = Timer::start(&self.metrics.placement_timer);
         for attempt in 1..=PLACEMENT_ATTEMPTS {
-            let candidates: Vec<NodeId> = self
-                .cluster
-                .valid_nodes()
-                .into_iter()
-                .filter(|n| {
-                    n.id.namespace == key.namespace
-                        && n.status == NodeStatus::Active
-                        && n.capabilities.can_host(&key.addressable_reference.addressable_type)
-                        && !ineligible.contains(&n.id)
-                })
-                .map(|n| n.id)
-                .collect();
-            if let Some(chosen) = candidates.choose(&mut rand::rng()) {
+            let chosen = {
+                let view = self.cluster.view();
+                let candidates: Vec<&NodeId> = view
+                    .valid_nodes(self.cluster.now())
+                    .filter(|n| {
+                        n.id.namespace == key.namespace
+                            && n.status == NodeStatus::Active
+                            && n.capabilities.can_host(&key.addressable_reference.addressable_type)
+                            && !ineligible.contains(&n.id)
+                    })
+                    .map(|n| &n.id)
+                    .collect();
+                candidates.choose(&mut rand::rng()).map(|&id| id.clone())
+            };
+            if let Some(chosen) = chosen {
                 let (expires_at, renew_at) = self.lease.timestamps_from(self.cluster.now());
                 return Ok(AddressableLease {
-                    node_id: chosen.clone(),
+                    node_id: chosen,
                     reference: key.addressable_reference.clone(),
                     expires_at,
                     renew_at,

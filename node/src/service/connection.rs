@@ -85,7 +85,7 @@ impl pb::connection_server::Connection for ConnectionService {
             return Err(Status::unavailable("this server is stopping"));
         }
         let (tx, rx) = mpsc::channel::<Outbound>(STREAM_BUFFER);
-        let valid = self.cluster.valid_node(&caller).await.ok().flatten().is_some();
+        let valid = self.cluster.is_valid_node(&caller).await.unwrap_or(false);
         if !valid {
             // One error message without id, source or target, then a clean end of stream.
             let description = KotlinException::InvalidNodeId(caller.clone()).to_string();
