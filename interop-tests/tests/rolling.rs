@@ -180,7 +180,7 @@ async fn rolling(name: &str, from: ServerKind, to: ServerKind) -> anyhow::Result
 async fn rolling_replacement_and_rollback_under_live_traffic() -> anyhow::Result<()> {
     let baseline = rolling("kotlin_to_kotlin", Kotlin, Kotlin).await?;
     let migration = rolling("kotlin_to_rust_and_back", Kotlin, Rust).await?;
-    println!("| run | calls | correct | wrong | error replies | lost | executed twice |");
+    println!("| run | calls | correct | wrong | error replies | never answered (lost) | executed twice |");
     println!("|---|---:|---:|---:|---:|---:|---:|");
     for (name, c) in [("K->K->K (baseline)", &baseline), ("K->R->K (migration and rollback)", &migration)] {
         println!(
@@ -200,9 +200,25 @@ async fn rolling_replacement_and_rollback_under_live_traffic() -> anyhow::Result
         assert_eq!(c.duplicated, 0, "no call executed twice: {c:?}");
         assert_eq!(c.calls, c.correct + c.wrong + c.failed(), "every call accounted for: {c:?}");
     }
+    // The same concurrency in both runs, but orbit-node answers several times as many calls
+    // in the same time, so error replies are compared as a share of the calls; calls nobody
+    // answered are bounded by the calls in flight and compared as counts, with a margin for
+    // timing (one caller's worth of in-flight calls).
+    let rate = |c: &Counts| c.failed() as f64 / c.calls.max(1) as f64;
+    println!(
+        "failed share: baseline {:.2}%, migration {:.2}%; lost: baseline {}, migration {}",
+        100.0 * rate(&baseline),
+        100.0 * rate(&migration),
+        baseline.lost,
+        migration.lost
+    );
     assert!(
-        migration.failed() <= baseline.failed(),
-        "the migration fails no more calls than Kotlin's own rolling restart: {migration:?} vs {baseline:?}"
+        rate(&migration) <= rate(&baseline),
+        "the migration fails no larger share of calls than Kotlin's own rolling restart: {migration:?} vs {baseline:?}"
+    );
+    assert!(
+        migration.lost <= baseline.lost + 8,
+        "the migration loses no more calls than Kotlin's own rolling restart: {migration:?} vs {baseline:?}"
     );
     Ok(())
 }

@@ -367,7 +367,8 @@ impl Maintenance {
         // to (a peer's incoming stream is not an edge: Kotlin servers do not read what comes
         // back on the streams they opened). Rebuilt from live streams every tick, so a rejoin
         // or a lost update cannot leave connected clients unreachable.
-        self.remote.refresh(&cluster.valid_nodes(), &self.pipeline);
+        let view = cluster.view();
+        self.remote.refresh(view.valid_nodes(cluster.now()), &self.pipeline);
         let clients: Vec<NodeId> = self.connections.node_ids().into_iter().filter(|n| !n.is_management()).collect();
         let peers = self.remote.connected();
         let _ = cluster

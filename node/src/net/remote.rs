@@ -85,19 +85,20 @@ impl RemoteNodes {
         self.connected().len()
     }
 
-    /// Opens streams to new ACTIVE servers of `view` and closes those to servers that are no
-    /// longer in it (`view` holds the unexpired records).
-    pub fn refresh(self: &Arc<Self>, view: &[NodeInfo], pipeline: &Arc<Pipeline>) {
+    /// Opens streams to new ACTIVE servers among `valid` (the unexpired records of the
+    /// cluster view) and closes those to servers that are no longer among them.
+    pub fn refresh<'a>(self: &Arc<Self>, valid: impl IntoIterator<Item = &'a NodeInfo>, pipeline: &Arc<Pipeline>) {
+        let servers: Vec<&NodeInfo> = valid.into_iter().filter(|n| n.id.namespace == MANAGEMENT_NAMESPACE).collect();
         let mut peers = self.lock();
         peers.retain(|id, peer| {
-            let present = view.iter().any(|n| &n.id == id);
+            let present = servers.iter().any(|n| &n.id == id);
             if !present {
                 info!(peer = %id, "removing peer: no longer in the cluster");
                 peer.token.cancel();
             }
             present
         });
-        for node in view {
+        for node in servers {
             let Some(url) = node.url.as_deref().filter(|u| !u.trim().is_empty()) else { continue };
             if node.status != NodeStatus::Active
                 || node.id.namespace != MANAGEMENT_NAMESPACE
