@@ -4,7 +4,8 @@
 # Phases: install, locate the Kotlin Orbit reference (no test runs without it), cargo fmt,
 # cargo clippy, Maven build and JVM tests (the Kotlin harness
 # and the JVM test that reads Rust-encoded bytes), golden-vector staleness, cargo tests
-# (unit, codegen bootstrap, golden vectors, live Kotlin interop). Each phase prints its
+# (unit, codegen bootstrap, golden vectors, live Kotlin interop: single servers, etcd
+# directories, mixed Kotlin/Rust meshes, rolling replacement behind haproxy). Each phase prints its
 # duration; the first failure stops the run with a non-zero exit.
 set -euo pipefail
 
@@ -39,6 +40,8 @@ install_prerequisites() {
   command -v cc >/dev/null || missing+=(build-essential)
   command -v protoc >/dev/null || missing+=(protobuf-compiler) # etcd-client's build script
   command -v etcd >/dev/null || missing+=(etcd-server)         # a real etcd for the directory and mesh tests
+  command -v haproxy >/dev/null || missing+=(haproxy)          # the load balancer of the rolling-replacement test
+  command -v curl >/dev/null || missing+=(curl)
   if [ ${#missing[@]} -gt 0 ]; then
     echo "installing: ${missing[*]}"
     apt-get update -qq

@@ -50,6 +50,14 @@ pub enum KotlinException {
     TargetNotConnected(NodeId),
     /// `java.lang.IllegalStateException` from a key with no oneof member set.
     InvalidKeyType,
+    /// `java.lang.IllegalStateException` from Kotlin's null check of a value Java passed as
+    /// null (`<expression> must not be null`), e.g. a missing identity header.
+    NullParameter(&'static str),
+    /// `orbit.shared.exception.CapacityExceededException` when the server's pipeline is full.
+    PipelineFull(usize),
+    /// A directory (etcd) request failed: what jetcd's future surfaces as
+    /// (`java.util.concurrent.ExecutionException: io.grpc.StatusRuntimeException: UNAVAILABLE`).
+    DirectoryUnavailable,
 }
 
 impl KotlinException {
@@ -60,9 +68,13 @@ impl KotlinException {
             Self::InvalidChallenge(_) => "orbit.shared.exception.InvalidChallengeException",
             Self::NoNodeCapable(_) | Self::CouldNotRenewLease(_) => "orbit.shared.exception.PlacementFailedException",
             Self::MailboxFull(_) => "orbit.shared.exception.CapacityExceededException",
-            Self::NodeIdNotSpecified | Self::TargetNotResolved | Self::TargetNotConnected(_) | Self::InvalidKeyType => {
-                "java.lang.IllegalStateException"
-            }
+            Self::NodeIdNotSpecified
+            | Self::TargetNotResolved
+            | Self::TargetNotConnected(_)
+            | Self::InvalidKeyType
+            | Self::NullParameter(_) => "java.lang.IllegalStateException",
+            Self::PipelineFull(_) => "orbit.shared.exception.CapacityExceededException",
+            Self::DirectoryUnavailable => "java.util.concurrent.ExecutionException",
         }
     }
 
@@ -78,6 +90,9 @@ impl KotlinException {
             Self::TargetNotResolved => "Node target was not resolved".to_owned(),
             Self::TargetNotConnected(id) => format!("Could not find target {id} in connections"),
             Self::InvalidKeyType => "Invalid key type".to_owned(),
+            Self::NullParameter(expression) => format!("{expression} must not be null"),
+            Self::PipelineFull(capacity) => format!("pipeline full ({capacity} messages)"),
+            Self::DirectoryUnavailable => "io.grpc.StatusRuntimeException: UNAVAILABLE: io exception".to_owned(),
         }
     }
 }

@@ -3,7 +3,65 @@
 //! Kotlin peers branch on status codes, so each mapping mirrors what the Kotlin server's
 //! coroutine glue produces: its uncaught exceptions become `UNKNOWN` with no description.
 
+use compat_proto::render::KotlinException;
 use thiserror::Error;
+
+/// An error that can reach a Kotlin peer, in an `error` message or an `error_description`.
+///
+/// This is the only place such texts come from: `kotlin()` gives the exact JVM exception
+/// Kotlin sends for the same failure (rendered by `compat_proto::render`), while `Display`
+/// is for this node's logs and may say more (URLs, sources) than a peer should see.
+pub trait PeerVisible {
+    /// Returns what a Kotlin server would send for this failure.
+    fn kotlin(&self) -> KotlinException;
+
+    /// Returns the description a peer receives (`Throwable.toString()`).
+    fn peer_text(&self) -> String {
+        self.kotlin().to_string()
+    }
+}
+
+impl PeerVisible for crate::mesh::DirectoryError {
+    fn kotlin(&self) -> KotlinException {
+        KotlinException::DirectoryUnavailable
+    }
+}
+
+impl PeerVisible for crate::mesh::cluster::ClusterError {
+    fn kotlin(&self) -> KotlinException {
+        use crate::mesh::cluster::ClusterError;
+        match self {
+            ClusterError::InvalidNodeId(id) => KotlinException::InvalidNodeId(id.clone()),
+            ClusterError::InvalidChallenge(id) => KotlinException::InvalidChallenge(id.clone()),
+            ClusterError::Directory(error) => error.kotlin(),
+        }
+    }
+}
+
+impl PeerVisible for crate::mesh::addressable::PlacementError {
+    fn kotlin(&self) -> KotlinException {
+        use crate::mesh::addressable::PlacementError;
+        match self {
+            PlacementError::NoNodeCapable(key) => KotlinException::NoNodeCapable(key.clone()),
+            PlacementError::CouldNotRenewLease(reference) => KotlinException::CouldNotRenewLease(reference.clone()),
+            PlacementError::Directory(error) => error.kotlin(),
+            PlacementError::Cluster(error) => error.kotlin(),
+        }
+    }
+}
+
+impl PeerVisible for crate::pipeline::PipelineError {
+    fn kotlin(&self) -> KotlinException {
+        use crate::pipeline::PipelineError;
+        match self {
+            PipelineError::InvalidSource(id) => KotlinException::InvalidNodeId(id.clone()),
+            PipelineError::Placement(error) => error.kotlin(),
+            PipelineError::Cluster(error) => error.kotlin(),
+            PipelineError::TargetNotResolved => KotlinException::TargetNotResolved,
+            PipelineError::NotConnected(id) => KotlinException::TargetNotConnected(id.clone()),
+        }
+    }
+}
 
 /// The gRPC status a failed RPC answers with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -57,10 +57,33 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
     run_with_listener(config, listener, shutdown).await
 }
 
-/// Runs a node on an already bound listener until `shutdown` completes (tests bind port 0).
+/// Runs a node on an already bound listener until `shutdown` completes (tests bind port 0),
+/// on the directories the configuration selects.
 pub async fn run_with_listener(
     config: Config,
     listener: TcpListener,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), NodeError> {
+    let clock = Arc::new(Clock::default());
+    let directories = Directories::open(&config, &clock).await?;
+    run_with_directories(config, listener, clock, directories, shutdown).await
+}
+
+/// The two stores a node works on.
+pub struct Directories {
+    /// Node records.
+    pub nodes: Arc<dyn NodeDirectory>,
+    /// Addressable leases.
+    pub addressables: Arc<dyn AddressableDirectory>,
+}
+
+/// Runs a node on `listener` and the given `directories` until `shutdown` completes: builds
+/// the parts, registers the server, serves, and stops gracefully.
+pub async fn run_with_directories(
+    config: Config,
+    listener: TcpListener,
+    clock: Arc<Clock>,
+    directories: Directories,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), NodeError> {
     // The metrics port is bound before anything registers, so a taken port stops the start.
@@ -72,37 +95,15 @@ pub async fn run_with_listener(
         None => None,
     };
     let metrics = Arc::new(Metrics::new());
-    let clock = Arc::new(Clock::default());
-    let (nodes, leases) = directories(&config, &clock).await?;
-    let cluster = Arc::new(ClusterManager::new(nodes, clock.clone(), config.node_lease));
-    let addressables =
-        Arc::new(AddressableManager::new(leases, cluster.clone(), config.addressable_lease, metrics.clone()));
-
-    // A server registers as STARTING with its advertised URL, and turns ACTIVE once listening.
-    // A directory that cannot be reached yet (etcd starting later) is retried every second
-    // until the node is stopped.
+    let cluster = Arc::new(ClusterManager::new(directories.nodes, clock.clone(), config.node_lease));
+    let addressables = Arc::new(AddressableManager::new(
+        directories.addressables,
+        cluster.clone(),
+        config.addressable_lease,
+        metrics.clone(),
+    ));
     tokio::pin!(shutdown);
-    let own = loop {
-        let joined = cluster
-            .join_cluster(
-                MANAGEMENT_NAMESPACE,
-                NodeCapabilities::default(),
-                Some(config.advertise_url.clone()),
-                NodeStatus::Starting,
-                None,
-            )
-            .await;
-        match joined {
-            Ok(own) => break own,
-            Err(error) => {
-                warn!(error = %error_chain(&error), "cannot register this server in the node directory; retrying in 1 s");
-                tokio::select! {
-                    () = &mut shutdown => return Err(NodeError::Register(error.to_string())),
-                    () = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
-                }
-            }
-        }
-    };
+    let own = register(&cluster, &config, &mut shutdown).await?;
     let local = own.id.clone();
     let token = CancellationToken::new();
     let tasks = TaskTracker::new();
@@ -129,7 +130,94 @@ pub async fn run_with_listener(
         addressables.clone(),
         metrics.clone(),
     ));
+    let parts = Parts {
+        config,
+        local,
+        metrics,
+        cluster,
+        addressables,
+        connections,
+        remote,
+        pipeline,
+        health,
+        token,
+        client_streams,
+        tasks,
+    };
+    parts.serve(listener, metrics_listener, own.lease.challenge_token, shutdown).await
+}
 
+/// Registers this server in the node directory as STARTING with its advertised URL. A
+/// directory that cannot be reached yet (etcd starting later) is retried every second until
+/// `shutdown` completes.
+async fn register(
+    cluster: &ClusterManager,
+    config: &Config,
+    shutdown: &mut std::pin::Pin<&mut impl Future<Output = ()>>,
+) -> Result<NodeInfo, NodeError> {
+    loop {
+        let joined = cluster
+            .join_cluster(
+                MANAGEMENT_NAMESPACE,
+                NodeCapabilities::default(),
+                Some(config.advertise_url.clone()),
+                NodeStatus::Starting,
+                None,
+            )
+            .await;
+        match joined {
+            Ok(own) => return Ok(own),
+            Err(error) => {
+                warn!(error = %error_chain(&error), "cannot register this server in the node directory; retrying in 1 s");
+                tokio::select! {
+                    () = &mut *shutdown => return Err(NodeError::Register(error.to_string())),
+                    () = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
+                }
+            }
+        }
+    }
+}
+
+/// Everything a running node is made of.
+struct Parts {
+    config: Config,
+    local: NodeId,
+    metrics: Arc<Metrics>,
+    cluster: Arc<ClusterManager>,
+    addressables: Arc<AddressableManager>,
+    connections: Arc<Connections>,
+    remote: Arc<RemoteNodes>,
+    pipeline: Arc<Pipeline>,
+    health: Arc<service::health::HealthService>,
+    token: CancellationToken,
+    client_streams: CancellationToken,
+    tasks: TaskTracker,
+}
+
+impl Parts {
+    /// Serves the gRPC services on `listener` (and the metrics on `metrics_listener`), turns
+    /// ACTIVE, runs the tick until `shutdown` completes or the server fails, then stops.
+    async fn serve(
+        self,
+        listener: TcpListener,
+        metrics_listener: Option<TcpListener>,
+        challenge_token: String,
+        shutdown: std::pin::Pin<&mut impl Future<Output = ()>>,
+    ) -> Result<(), NodeError> {
+        let Parts {
+            config,
+            local,
+            metrics,
+            cluster,
+            addressables,
+            connections,
+            remote,
+            pipeline,
+            health,
+            token,
+            client_streams,
+            tasks,
+        } = self;
     // Kotlin's server pings idle connections every 500 ms and drops them after 10 s without
     // an answer, which is how a dead client's stream ends promptly.
     let server = tonic::transport::Server::builder()
@@ -214,14 +302,14 @@ pub async fn run_with_listener(
         remote: remote.clone(),
         pipeline: pipeline.clone(),
         local: local.clone(),
-        challenge_token: own.lease.challenge_token.clone(),
+        challenge_token,
         config: config.clone(),
         metrics: metrics.clone(),
     };
     tasks.spawn(maintenance.run(token.child_token()));
 
     let aborted = tokio::select! {
-        () = &mut shutdown => false,
+        () = shutdown => false,
         () = token.cancelled() => true,
     };
 
@@ -254,6 +342,7 @@ pub async fn run_with_listener(
     }
     Ok(())
 }
+}
 
 /// Renders an error with its sources (`a: b: c`), for logs.
 pub fn error_chain(error: &dyn std::error::Error) -> String {
@@ -267,11 +356,12 @@ pub fn error_chain(error: &dyn std::error::Error) -> String {
     text
 }
 
-/// Opens the directories the configuration selects.
-async fn directories(
+impl Directories {
+/// Opens the directories the configuration selects (etcd ones date their leases with `clock`).
+pub async fn open(
     config: &Config,
     clock: &Arc<Clock>,
-) -> Result<(Arc<dyn NodeDirectory>, Arc<dyn AddressableDirectory>), NodeError> {
+) -> Result<Self, NodeError> {
     let nodes: Arc<dyn NodeDirectory> = match &config.node_directory {
         DirectoryConfig::InMemory => Arc::new(InMemoryNodeDirectory::default()),
         DirectoryConfig::Etcd { url } => {
@@ -286,7 +376,8 @@ async fn directories(
             Arc::new(EtcdAddressableDirectory::connect(url, clock.clone()).await.map_err(NodeError::Directory)?)
         }
     };
-    Ok((nodes, leases))
+    Ok(Self { nodes, addressables: leases })
+}
 }
 
 /// What the tick works on (mirrors `OrbitServer.tick`).

@@ -9,11 +9,12 @@
 
 use std::sync::Arc;
 
-use compat_proto::render::{KotlinException, delivery_failed_description};
+use compat_proto::render::delivery_failed_description;
 use compat_proto::{InvocationReason, Message, MessageContent, MessageTarget, NodeId, pb};
 use thiserror::Error;
 use tracing::{debug, warn};
 
+use crate::error::PeerVisible;
 use crate::mesh::addressable::PlacementError;
 use crate::mesh::cluster::ClusterError;
 use crate::mesh::{AddressableManager, ClusterManager};
@@ -21,12 +22,12 @@ use crate::metrics::SharedMetrics;
 use crate::net::Connections;
 use crate::net::remote::RemoteNodes;
 
-/// Why a message could not be processed; displays as the Kotlin exception text that the
-/// sender receives in an `error` reply.
+/// Why a message could not be processed. The sender's `error` reply carries
+/// [`PeerVisible::kotlin`]'s text; `Display` is for logs.
 #[derive(Debug, Error)]
 pub enum PipelineError {
     /// The source is unknown or expired.
-    #[error("{}", KotlinException::InvalidNodeId(.0.clone()))]
+    #[error("the source {0} is not a live node")]
     InvalidSource(NodeId),
     /// Placement failed.
     #[error(transparent)]
@@ -35,10 +36,10 @@ pub enum PipelineError {
     #[error(transparent)]
     Cluster(#[from] ClusterError),
     /// A message without a target reached routing.
-    #[error("{}", KotlinException::TargetNotResolved)]
+    #[error("the message has no target")]
     TargetNotResolved,
     /// The next hop has no live stream.
-    #[error("{}", KotlinException::TargetNotConnected(.0.clone()))]
+    #[error("no stream to the next hop {0}")]
     NotConnected(NodeId),
 }
 
@@ -87,7 +88,7 @@ impl Pipeline {
             Err((source, error)) if !is_error => {
                 let source = source.or(fallback_source).unwrap_or_else(|| connection.clone());
                 debug!(%source, message_id, error = %error, "message failed; replying with an error");
-                self.reply_error(message_id, source, error.to_string()).await;
+                self.reply_error(message_id, source, error.peer_text()).await;
             }
             Err((_, error)) => debug!(message_id, error = %error, "an error message could not be delivered"),
         }

@@ -3,7 +3,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use compat_proto::render::KotlinException;
 use compat_proto::{AddressableLease, AddressableReference, NamespacedAddressableReference, NodeId, NodeStatus};
 use rand::seq::IndexedRandom;
 use thiserror::Error;
@@ -22,10 +21,10 @@ const PLACEMENT_RETRY_DELAY: Duration = Duration::from_secs(1);
 #[derive(Debug, Error)]
 pub enum PlacementError {
     /// No ACTIVE node of the namespace advertises the type.
-    #[error("{}", KotlinException::NoNodeCapable(.0.clone()))]
+    #[error("no ACTIVE node of namespace {} can host {}", .0.namespace, .0.addressable_reference)]
     NoNodeCapable(NamespacedAddressableReference),
     /// The lease is absent, owned by another node, or expired.
-    #[error("{}", KotlinException::CouldNotRenewLease(.0.clone()))]
+    #[error("the lease of {0} is absent, expired or held by another node")]
     CouldNotRenewLease(AddressableReference),
     /// The addressable directory failed.
     #[error(transparent)]
@@ -179,6 +178,7 @@ mod tests {
     use compat_proto::{Key, NodeCapabilities};
 
     use super::*;
+    use crate::error::PeerVisible;
     use crate::clock::Clock;
     use crate::mesh::directory::{InMemoryAddressableDirectory, InMemoryNodeDirectory};
 
@@ -232,7 +232,7 @@ mod tests {
         let f = fixture();
         let error = f.addressables.locate_or_place("app", &greeter(), vec![]).await.expect_err("nobody can host");
         assert_eq!(
-            error.to_string(),
+            error.peer_text(),
             "orbit.shared.exception.PlacementFailedException: Could not find node capable of hosting \
              NamespacedAddressableReference(namespace=app, addressableReference=AddressableReference(\
              type=com.example.Greeter, key=StringKey(key=joe)))"
@@ -271,7 +271,7 @@ mod tests {
         let owner = join(&f, "app", &["com.example.Greeter"]).await;
         let stranger = join(&f, "app", &[]).await;
         let error = f.addressables.renew_lease(&greeter(), &owner).await.expect_err("no lease yet");
-        assert!(error.to_string().ends_with(
+        assert!(error.peer_text().ends_with(
             "Could not renew lease for AddressableReference(type=com.example.Greeter, key=StringKey(key=joe))"
         ));
         f.addressables.locate_or_place("app", &greeter(), vec![]).await.expect("placed");

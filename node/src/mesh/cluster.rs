@@ -15,7 +15,6 @@ use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasher, RandomState};
 use std::sync::{Arc, OnceLock, PoisonError, RwLock, RwLockWriteGuard};
 
-use compat_proto::render::KotlinException;
 use compat_proto::{NodeCapabilities, NodeId, NodeInfo, NodeLease, NodeStatus, Timestamp};
 use rand::Rng;
 use rand::distr::Alphanumeric;
@@ -32,13 +31,13 @@ const RECORD_LOCK_STRIPES: usize = 64;
 #[derive(Debug, Error)]
 pub enum ClusterError {
     /// The node is unknown or its lease expired (`orbit.shared.exception.InvalidNodeId`).
-    #[error("{}", KotlinException::InvalidNodeId(.0.clone()))]
+    #[error("node {0} is not in the node directory, or its lease expired")]
     InvalidNodeId(NodeId),
     /// A renewal carried the wrong challenge token.
-    #[error("{}", KotlinException::InvalidChallenge(.0.clone()))]
+    #[error("node {0} renewed with a challenge token that is not its own")]
     InvalidChallenge(NodeId),
     /// The node directory failed.
-    #[error(transparent)]
+    #[error("the node directory failed")]
     Directory(#[from] DirectoryError),
 }
 
@@ -466,6 +465,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
+    use crate::error::PeerVisible;
     use crate::mesh::directory::InMemoryNodeDirectory;
 
     fn manager() -> (ClusterManager, Arc<Clock>) {
@@ -500,7 +500,7 @@ mod tests {
         let info = cluster.join_cluster("app", caps, None, NodeStatus::Active, None).await.expect("joins");
         let wrong = cluster.renew_lease(&info.id, "nope", NodeCapabilities::default()).await;
         assert_eq!(
-            wrong.expect_err("wrong token").to_string(),
+            wrong.expect_err("wrong token").peer_text(),
             format!("orbit.shared.exception.InvalidChallengeException: Invalid challenge for {}", info.id)
         );
         let new_caps = NodeCapabilities { addressable_types: vec!["b".into()] };
@@ -511,7 +511,7 @@ mod tests {
         clock.advance(Duration::from_secs(11));
         let expired = cluster.renew_lease(&info.id, &info.lease.challenge_token, NodeCapabilities::default()).await;
         assert_eq!(
-            expired.expect_err("expired").to_string(),
+            expired.expect_err("expired").peer_text(),
             format!("orbit.shared.exception.InvalidNodeId: {} is not valid. Did the lease expire?", info.id)
         );
     }

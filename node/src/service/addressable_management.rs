@@ -11,7 +11,8 @@ use crate::error::StatusKind;
 use crate::mesh::AddressableManager;
 use crate::metrics::SharedMetrics;
 use crate::metrics::Timer;
-use crate::service::{CallerIdentity, null_expression_description};
+use crate::error::PeerVisible;
+use crate::service::CallerIdentity;
 
 /// The AddressableManagement service.
 pub struct AddressableManagementService {
@@ -53,7 +54,7 @@ impl pb::addressable_management_server::AddressableManagement for AddressableMan
             _ => return Ok(Response::new(error(invalid_key_type()))),
         };
         let Some(owner) = owner else {
-            return Ok(Response::new(error(null_expression_description("NODE_ID.get()"))));
+            return Ok(Response::new(error(KotlinException::NullParameter("NODE_ID.get()").to_string())));
         };
         Ok(Response::new(match self.addressables.renew_lease(&reference, &owner).await {
             Ok(lease) => pb::RenewAddressableLeaseResponseProto {
@@ -61,7 +62,7 @@ impl pb::addressable_management_server::AddressableManagement for AddressableMan
                 lease: Some(lease.into()),
                 error_description: String::new(),
             },
-            Err(e) => error(e.to_string()),
+            Err(e) => error(e.peer_text()),
         }))
     }
 

@@ -164,9 +164,7 @@ impl StreamReader {
         // Kotlin's pipeline queue holds 10,000 messages; beyond that a message is answered
         // with an error instead of waiting.
         let Ok(permit) = self.capacity.clone().try_acquire_owned() else {
-            let description = format!(
-                "orbit.shared.exception.CapacityExceededException: pipeline full ({PIPELINE_CAPACITY} messages)"
-            );
+            let description = KotlinException::PipelineFull(PIPELINE_CAPACITY).to_string();
             let (pipeline, caller, message_id) = (self.pipeline.clone(), self.caller.clone(), wire.message_id);
             warn!(node_id = %caller, message_id, "pipeline full; answering with an error");
             self.tasks.spawn(async move { pipeline.reply_error(message_id, caller, description).await });

@@ -31,8 +31,3 @@ impl CallerIdentity {
     }
 }
 
-/// Returns the text the Kotlin server puts in an ERROR response when a Java value it
-/// passes on as non-null was null: Kotlin's own null check, `<expression> must not be null`.
-pub fn null_expression_description(expression: &str) -> String {
-    format!("java.lang.IllegalStateException: {expression} must not be null")
-}

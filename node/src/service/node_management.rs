@@ -8,7 +8,8 @@ use tonic::{Request, Response, Status};
 
 use crate::error::StatusKind;
 use crate::mesh::ClusterManager;
-use crate::service::{CallerIdentity, null_expression_description};
+use crate::error::PeerVisible;
+use crate::service::CallerIdentity;
 
 /// The NodeManagement service.
 pub struct NodeManagementService {
@@ -46,13 +47,13 @@ impl pb::node_management_server::NodeManagement for NodeManagementService {
     ) -> Result<Response<pb::NodeLeaseResponseProto>, Status> {
         let identity = CallerIdentity::from_metadata(request.metadata());
         let Some(namespace) = identity.namespace else {
-            return Ok(Response::new(error(null_expression_description("namespace"))));
+            return Ok(Response::new(error(KotlinException::NullParameter("namespace").to_string())));
         };
         let capabilities: NodeCapabilities = request.into_inner().capabilities.map(Into::into).unwrap_or_default();
         let joined = self.cluster.join_cluster(&namespace, capabilities, None, NodeStatus::Active, None).await;
         Ok(Response::new(match joined {
             Ok(info) => ok(info),
-            Err(e) => error(e.to_string()),
+            Err(e) => error(e.peer_text()),
         }))
     }
 
@@ -67,7 +68,7 @@ impl pb::node_management_server::NodeManagement for NodeManagementService {
         let capabilities = request.capabilities.map(Into::into).unwrap_or_default();
         Ok(Response::new(match self.cluster.renew_lease(&id, &request.challenge_token, capabilities).await {
             Ok(info) => ok(info),
-            Err(e) => error(e.to_string()),
+            Err(e) => error(e.peer_text()),
         }))
     }
 
