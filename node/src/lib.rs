@@ -27,9 +27,9 @@ use std::sync::Arc;
 
 use compat_proto::{MANAGEMENT_NAMESPACE, NodeCapabilities, NodeId, NodeStatus, pb};
 use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+use tonic::transport::server::TcpIncoming;
 use tracing::{info, warn};
 
 use crate::clock::Clock;
@@ -127,7 +127,10 @@ pub async fn run_with_listener(
 
     let local_addr = listener.local_addr().ok();
     let serve_token = token.clone();
-    let serve = server.serve_with_incoming_shutdown(TcpListenerStream::new(listener), serve_token.cancelled_owned());
+    // TCP_NODELAY, as tonic's own `serve` and grpc-java's Netty set it: with Nagle's algorithm a
+    // reply written in two segments (headers, then data) waits for the peer's delayed ACK.
+    let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+    let serve = server.serve_with_incoming_shutdown(incoming, serve_token.cancelled_owned());
     let serve_failed = token.clone();
     let server_task = tasks.spawn(async move {
         let outcome = serve.await;
