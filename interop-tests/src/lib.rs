@@ -2,11 +2,10 @@
 //!
 //! * `jvm`: starting a harness subcommand as a child process, waiting for its ready line,
 //!   reading its JSON lines, keeping its logs, and stopping it (also when a test panics).
-//! * `ports`: free loopback ports for the processes a test starts.
 //! * `servers`: the Kotlin or Rust server a scenario runs against, started directly or through
 //!   its launcher (settings JSON in the environment).
 //! * `prometheus`: scraping a metrics endpoint and reading the Prometheus text format.
-//! * `raw`: a raw gRPC client with Orbit identity metadata and arbitrary frames.
+//! * `raw`: a raw gRPC client that sends arbitrary frames.
 //! * `rust_actors`: Rust implementations of the harness's Kotlin actor interfaces.
 //! * `scenario`: harness callers, call lists and the answers they observe.
 //!
@@ -14,7 +13,6 @@
 //! fails the test with that command rather than skipping it.
 
 pub mod jvm;
-pub mod ports;
 pub mod prometheus;
 pub mod raw;
 pub mod rust_actors;

@@ -18,9 +18,9 @@ use anyhow::{Context, bail};
 use tokio::process::{Child, Command};
 
 use compat_proto::pb;
+use orbit_test_support::free_port;
 
 use crate::jvm::{HarnessProcess, READY_TIMEOUT, harness_jar};
-use crate::ports::free_port;
 
 /// Which implementation serves the clients.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,7 +81,7 @@ impl ServerProcess {
     /// Starts a server of `kind` on a free loopback port with extra `args`
     /// (`--node-lease-seconds`, `--addressable-lease-seconds` are understood by both).
     pub async fn start(kind: ServerKind, logs: &Path, args: &[&str]) -> anyhow::Result<Self> {
-        let port = free_port()?;
+        let port = free_port();
         let endpoint = format!("127.0.0.1:{port}");
         let port_text = port.to_string();
         match kind {
@@ -95,7 +95,7 @@ impl ServerProcess {
                 let log = std::fs::File::create(logs.join("rust-server.log"))?;
                 let child = Command::new(orbit_node_binary()?)
                     .args(["--port", &port_text, "--listen", "127.0.0.1", "--url", &endpoint])
-                    .args(["--metrics-port", &free_port()?.to_string()])
+                    .args(["--metrics-port", &free_port().to_string()])
                     .args(args)
                     .env("ORBIT_LOG", "info,orbit_node=debug")
                     .stdin(Stdio::null())
@@ -115,7 +115,7 @@ impl ServerProcess {
     ///
     /// The Kotlin launcher waits 5 s before it starts the server, as in the Kotlin image.
     pub async fn launch(kind: ServerKind, logs: &Path, launch: &Launch) -> anyhow::Result<Self> {
-        let port = free_port()?;
+        let port = free_port();
         let endpoint = format!("127.0.0.1:{port}");
         let mut command = match kind {
             ServerKind::Kotlin => {
