@@ -10,11 +10,11 @@
 //! again, and their answers are forwarded to the original callers.
 
 use std::sync::atomic::Ordering;
-use std::time::Instant;
 
 use compat_proto::render::KotlinException;
 use compat_proto::{AddressableReference, InvocationReason, Message, MessageContent, MessageTarget, NodeId};
 use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::AbortOnDropHandle;
 use tracing::{debug, warn};

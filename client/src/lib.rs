@@ -16,6 +16,9 @@
 //! The client keeps one `Connection/OpenStream` open, renews its node lease when `renewAt`
 //! passes (joining again with a new identity if the server refuses), reopens the stream if it
 //! closes, and fails calls that get no answer within the message timeout.
+//!
+//! Timeouts, the idle TTL, the tick and rerouted-call deadlines run on `tokio::time`, so tests
+//! can pause and advance the clock; lease timestamps, which travel on the wire, stay wall-clock.
 
 pub mod actor;
 pub mod codec;
@@ -26,7 +29,7 @@ pub mod value;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use compat_proto::{
     AddressableLease, AddressableReference, InvocationReason, Key, Message, MessageContent, MessageTarget, NodeId,
@@ -34,6 +37,7 @@ use compat_proto::{
 };
 use thiserror::Error;
 use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
 use tokio_stream::wrappers::ReceiverStream;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -351,15 +355,15 @@ impl OrbitClient {
                     waits.push(finished);
                 }
             }
-            let deadline = tokio::time::Instant::now() + self.inner.config.deactivation_timeout;
+            let deadline = Instant::now() + self.inner.config.deactivation_timeout;
             for finished in waits {
                 let _ = tokio::time::timeout_at(deadline, finished).await;
             }
             for slot in &slots {
                 slot.force_stop.cancel();
             }
-            let settle = tokio::time::Instant::now() + self.inner.config.deactivation_timeout;
-            while !lock(&self.inner.actors).is_empty() && tokio::time::Instant::now() < settle {
+            let settle = Instant::now() + self.inner.config.deactivation_timeout;
+            while !lock(&self.inner.actors).is_empty() && Instant::now() < settle {
                 tokio::time::sleep(Duration::from_millis(10)).await;
             }
         }

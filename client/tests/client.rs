@@ -1,8 +1,16 @@
 //! The Rust client runtime against orbit-node in-process: a Rust actor hosted by one client
 //! and called by another, one call at a time, errors, panics, idle deactivation and a
 //! graceful stop.
+//!
+//! Tests that wait through TTLs, deactivation and stop timeouts run on paused tokio time
+//! (`start_paused`): the client's timers are on tokio's clock, so those waits cost no real
+//! time. A paused clock jumps to the next timer whenever every task waits, even on a socket;
+//! the in-process node shares the runtime and talks over loopback TCP with `TCP_NODELAY`, so
+//! what one side writes is readable at once and the clock jumps only when every task waits on
+//! a timer. (With Nagle's algorithm a reply waited for a delayed ACK, ~40 ms, and the clock
+//! raced through every call timeout meanwhile.) The restart test stays on real time: clients
+//! notice a restarted server when their node lease, a wall-clock timestamp, is due for renewal.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -13,9 +21,7 @@ use orbit_client::{
     Actor, ActorContext, ActorError, CallError, ClientBuilder, ClientConfig, DeactivationReason, IntoJvm, Invocation,
     OrbitClient,
 };
-use orbit_node::Config;
-use tokio::net::TcpListener;
-use tokio::sync::oneshot;
+use orbit_test_support::{NodeOptions, TestNode, assert_eventually, with_identity};
 
 const COUNTER: &str = "com.example.Counter";
 
@@ -52,11 +58,6 @@ impl Actor for Counter {
     }
 }
 
-async fn start_node() -> (String, oneshot::Sender<()>) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("bound").port();
-    (format!("127.0.0.1:{port}"), start_node_on(port).await)
-}
-
 /// Connects a client hosting [`Counter`]s; returns it and the deactivations they record.
 async fn counter_host(config: ClientConfig) -> (OrbitClient, Arc<std::sync::Mutex<Vec<DeactivationReason>>>) {
     let deactivations = Arc::new(std::sync::Mutex::new(Vec::new()));
@@ -75,9 +76,10 @@ fn config(endpoint: &str) -> ClientConfig {
     config
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn rust_actor_hosted_and_called_through_orbit_node() {
-    let (endpoint, stop) = start_node().await;
+    let node = TestNode::start().await;
+    let endpoint = node.endpoint();
     let mut host_config = config(&endpoint);
     host_config.actor_ttl = Duration::from_secs(2);
     let (host, deactivations) = counter_host(host_config).await;
@@ -130,27 +132,13 @@ async fn rust_actor_hosted_and_called_through_orbit_node() {
     assert!(deactivations.lock().expect("not poisoned").contains(&DeactivationReason::NodeShuttingDown));
     assert_eq!(host.active_actor_count(), 0);
     caller.stop().await;
-    let _ = stop.send(());
-}
-
-/// Starts a node on a given port (to restart "the same" server).
-async fn start_node_on(port: u16) -> oneshot::Sender<()> {
-    let listener = TcpListener::bind(("127.0.0.1", port)).await.expect("the port is free again");
-    let args: Vec<String> =
-        ["--port", &port.to_string(), "--listen", "127.0.0.1", "--metrics-port", "off"].map(str::to_owned).to_vec();
-    let config = Config::from_env(&HashMap::<String, String>::new(), &args).expect("valid");
-    let (stop, stopped) = oneshot::channel::<()>();
-    tokio::spawn(orbit_node::run_with_listener(config, listener, async move {
-        let _ = stopped.await;
-    }));
-    stop
+    drop(node);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn clients_rejoin_after_their_server_restarts() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("bound").port();
-    let endpoint = format!("127.0.0.1:{port}");
-    let stop = start_node_on(port).await;
+    let node = TestNode::start().await;
+    let (port, endpoint) = (node.port(), node.endpoint());
     let (host, _) = counter_host(config(&endpoint)).await;
     let caller = ClientBuilder::new(config(&endpoint)).connect().await.expect("caller joins");
     let counter = caller.actor(COUNTER, Key::String("c".into()));
@@ -159,23 +147,15 @@ async fn clients_rejoin_after_their_server_restarts() {
 
     // The server goes away and comes back empty (in-memory directories): both clients must
     // notice, join again with new identities, and calls work again.
-    let _ = stop.send(());
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let stop = start_node_on(port).await;
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        match counter.call::<i32>("increment", vec![]).await {
-            Ok(_) => break,
-            Err(error) => {
-                assert!(std::time::Instant::now() < deadline, "no recovery after the restart: {error}");
-                tokio::time::sleep(Duration::from_millis(200)).await;
-            }
-        }
-    }
+    node.stop().await.expect("the first server stops cleanly");
+    let node = TestNode::start_with(NodeOptions { port: Some(port), ..NodeOptions::default() }).await;
+    let recovered = async || counter.call::<i32>("increment", vec![]).await;
+    let _ =
+        assert_eventually("a call succeeds after the restart", Duration::from_secs(30), recovered, Result::is_ok).await;
     assert_ne!(host.node_id(), Some(first_identity), "the host joined again with a new identity");
     host.stop().await;
     caller.stop().await;
-    let _ = stop.send(());
+    drop(node);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -183,24 +163,17 @@ async fn undecodable_arguments_get_an_error_reply_not_silence() {
     use compat_proto::{AddressableReference, InvocationReason, Message, MessageContent, pb};
     use tokio_stream::wrappers::ReceiverStream;
 
-    let (endpoint, stop) = start_node().await;
-    let (host, _) = counter_host(config(&endpoint)).await;
+    let node = TestNode::start().await;
+    let (host, _) = counter_host(config(&node.endpoint())).await;
 
     // A raw caller: join, open a stream, send arguments no Kotlin serializer would write.
-    let channel = tonic::transport::Channel::from_shared(format!("http://{endpoint}"))
-        .expect("uri")
-        .connect()
-        .await
-        .expect("connects");
+    let channel = node.channel().await;
     let mut management = pb::node_management_client::NodeManagementClient::new(channel.clone());
-    let mut join = tonic::Request::new(pb::JoinClusterRequestProto::default());
-    join.metadata_mut().insert("namespace", "app".parse().expect("ascii"));
+    let join = with_identity(pb::JoinClusterRequestProto::default(), Some("app"), None);
     let info = management.join_cluster(join).await.expect("rpc").into_inner().info.expect("joined");
     let id = info.id.expect("id");
     let (outbound, rx) = tokio::sync::mpsc::channel(4);
-    let mut open = tonic::Request::new(ReceiverStream::new(rx));
-    open.metadata_mut().insert("namespace", id.namespace.parse().expect("ascii"));
-    open.metadata_mut().insert("nodekey", id.key.parse().expect("ascii"));
+    let open = with_identity(ReceiverStream::new(rx), Some(&id.namespace), Some(&id.key));
     let mut inbound =
         pb::connection_client::ConnectionClient::new(channel).open_stream(open).await.expect("opens").into_inner();
     for (message_id, arguments) in [(7, "not json"), (8, r#"["[Lkotlin.Pair;",[["kotlin.Pair",{}]]]"#), (9, "{}")] {
@@ -227,7 +200,7 @@ async fn undecodable_arguments_get_an_error_reply_not_silence() {
         );
     }
     host.stop().await;
-    let _ = stop.send(());
+    drop(node);
 }
 
 /// Tracks live instances; `on_deactivate` is slow; `hang` never returns.
@@ -259,9 +232,10 @@ impl Actor for Slow {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn no_second_instance_while_one_deactivates_and_stop_ends_stuck_calls() {
-    let (endpoint, stop) = start_node().await;
+    let node = TestNode::start().await;
+    let endpoint = node.endpoint();
     let (live, most_live) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
     let deactivating = Arc::new(tokio::sync::Notify::new());
     let (l, m, d) = (live.clone(), most_live.clone(), deactivating.clone());
@@ -294,5 +268,5 @@ async fn no_second_instance_while_one_deactivates_and_stop_ends_stuck_calls() {
         "{answer:?}"
     );
     caller.stop().await;
-    let _ = stop.send(());
+    drop(node);
 }

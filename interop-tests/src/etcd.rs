@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use tokio::process::{Child, Command};
 
-use crate::ports::free_port;
+use orbit_test_support::free_port;
 
 /// A running etcd server.
 pub struct EtcdServer {
@@ -29,7 +29,7 @@ impl EtcdServer {
     /// Starts etcd named `name`, logging to `<logs>/etcd-<name>.log`, and waits until it
     /// answers on its client port.
     pub async fn start(name: &str, logs: &std::path::Path) -> anyhow::Result<Self> {
-        let (client_port, peer_port) = (free_port()?, free_port()?);
+        let (client_port, peer_port) = (free_port(), free_port());
         let url = format!("http://127.0.0.1:{client_port}");
         let peer = format!("http://127.0.0.1:{peer_port}");
         let data_dir = std::env::temp_dir().join(format!("orbit-etcd-{name}-{}-{client_port}", std::process::id()));

@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use tokio::process::{Child, Command};
 
-use crate::ports::free_port;
+use orbit_test_support::free_port;
 
 /// A running haproxy.
 pub struct Haproxy {
@@ -40,7 +40,7 @@ pub fn config(port: u16, backends: &[String]) -> String {
 impl Haproxy {
     /// Starts haproxy in front of `backends`, writing its configuration and log to `logs`.
     pub async fn start(logs: &Path, backends: &[String]) -> anyhow::Result<Self> {
-        let port = free_port()?;
+        let port = free_port();
         let config_path: PathBuf = logs.join("haproxy.cfg");
         std::fs::write(&config_path, config(port, backends))?;
         let log = std::fs::File::create(logs.join("haproxy.log"))?;

@@ -5,11 +5,10 @@
 //!   reading its JSON lines, keeping its logs, and stopping it (also when a test panics).
 //! * `etcd`: a real etcd server on free loopback ports with a throw-away data directory.
 //! * `mesh`: several servers (Kotlin and Rust line-ups) sharing two etcd directories.
-//! * `ports`: free loopback ports for the processes a test starts.
 //! * `servers`: the Kotlin or Rust server a scenario runs against, started directly or through
 //!   its launcher (settings JSON in the environment).
 //! * `prometheus`: scraping a metrics endpoint and reading the Prometheus text format.
-//! * `raw`: a raw gRPC client with Orbit identity metadata and arbitrary frames.
+//! * `raw`: a raw gRPC client that sends arbitrary frames.
 //! * `rust_actors`: Rust implementations of the harness's Kotlin actor interfaces.
 //! * `scenario`: harness callers, call lists and the answers they observe.
 //!
@@ -20,7 +19,6 @@ pub mod etcd;
 pub mod haproxy;
 pub mod jvm;
 pub mod mesh;
-pub mod ports;
 pub mod prometheus;
 pub mod raw;
 pub mod rust_actors;

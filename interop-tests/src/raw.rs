@@ -1,29 +1,17 @@
-//! A raw gRPC client: Orbit identity metadata, and a codec that sends arbitrary bytes on
-//! `Connection/OpenStream`, for feeding servers malformed frames.
+//! A raw gRPC client: a codec that sends arbitrary bytes on `Connection/OpenStream`, for
+//! feeding servers malformed frames.
 
 use std::time::Duration;
 
 use bytes::{Buf, BufMut, Bytes};
 use compat_proto::pb;
+use orbit_test_support::with_identity;
 use prost::Message as _;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
-use tonic::metadata::MetadataValue;
 use tonic::transport::Channel;
-use tonic::{Request, Status, Streaming};
-
-/// Returns `message` with the given `namespace` and `nodekey` metadata entries.
-pub fn with_identity<T>(message: T, namespace: Option<&str>, key: Option<&str>) -> Request<T> {
-    let mut request = Request::new(message);
-    if let Some(namespace) = namespace.and_then(|n| MetadataValue::try_from(n).ok()) {
-        request.metadata_mut().insert("namespace", namespace);
-    }
-    if let Some(key) = key.and_then(|k| MetadataValue::try_from(k).ok()) {
-        request.metadata_mut().insert("nodekey", key);
-    }
-    request
-}
+use tonic::{Status, Streaming};
 
 /// Connects to `endpoint` (`host:port`).
 pub async fn connect(endpoint: &str) -> anyhow::Result<Channel> {

@@ -18,9 +18,9 @@ use anyhow::{Context, bail};
 use tokio::process::{Child, Command};
 
 use compat_proto::pb;
+use orbit_test_support::free_port;
 
 use crate::jvm::{HarnessProcess, READY_TIMEOUT, harness_jar};
-use crate::ports::free_port;
 
 /// Which implementation serves the clients.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,7 +90,7 @@ impl ServerProcess {
     /// [`ServerProcess::start`] with the log files named after `name` (several servers in one
     /// scenario).
     pub async fn start_named(kind: ServerKind, name: &str, logs: &Path, args: &[&str]) -> anyhow::Result<Self> {
-        let port = free_port()?;
+        let port = free_port();
         let endpoint = format!("127.0.0.1:{port}");
         let port_text = port.to_string();
         match kind {
@@ -104,7 +104,7 @@ impl ServerProcess {
                 let log = std::fs::File::create(logs.join(format!("{name}.log")))?;
                 let child = Command::new(orbit_node_binary()?)
                     .args(["--port", &port_text, "--listen", "127.0.0.1", "--url", &endpoint])
-                    .args(["--metrics-port", &free_port()?.to_string()])
+                    .args(["--metrics-port", &free_port().to_string()])
                     .args(args)
                     .env("ORBIT_LOG", "info,orbit_node=debug")
                     .stdin(Stdio::null())
@@ -131,7 +131,7 @@ impl ServerProcess {
     pub async fn launch_named(kind: ServerKind, name: &str, logs: &Path, launch: &Launch) -> anyhow::Result<Self> {
         let port = match launch.port {
             Some(port) => port,
-            None => free_port()?,
+            None => free_port(),
         };
         let endpoint = format!("127.0.0.1:{port}");
         let mut command = match kind {

@@ -12,8 +12,9 @@ use std::time::Duration;
 use bytes::Bytes;
 use compat_proto::pb::{self, message_content_proto::Content};
 use orbit_interop_tests::jvm::log_dir;
-use orbit_interop_tests::raw::{RawStream, StreamEvent, connect, with_identity};
+use orbit_interop_tests::raw::{RawStream, StreamEvent, connect};
 use orbit_interop_tests::servers::{ServerKind, ServerProcess};
+use orbit_test_support::with_identity;
 use prost::Message as _;
 use tonic::transport::Channel;
 

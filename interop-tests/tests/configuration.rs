@@ -8,10 +8,10 @@ use std::time::Duration;
 
 use compat_proto::pb;
 use orbit_interop_tests::jvm::log_dir;
-use orbit_interop_tests::ports::free_port;
 use orbit_interop_tests::prometheus::scrape;
-use orbit_interop_tests::raw::{connect, with_identity};
+use orbit_interop_tests::raw::connect;
 use orbit_interop_tests::servers::{Launch, ServerKind, ServerProcess};
+use orbit_test_support::{free_port, with_identity};
 
 /// What a client sees of a server's configuration.
 #[derive(Debug, PartialEq, Eq)]
@@ -78,7 +78,7 @@ async fn both_servers_read_the_launcher_settings_alike() -> anyhow::Result<()> {
     let dir = log_dir("configuration")?;
     for kind in [ServerKind::Kotlin, ServerKind::Rust] {
         // A settings file (ORBIT_SETTINGS), as the Helm chart mounts it: a 30 s node lease.
-        let file_port = free_port()?;
+        let file_port = free_port();
         let file = dir.join(format!("settings-{}.json", kind.name()));
         std::fs::write(&file, settings(30, "FILE_METRICS_PORT"))?;
         let from_file = Launch {
@@ -93,12 +93,12 @@ async fn both_servers_read_the_launcher_settings_alike() -> anyhow::Result<()> {
         assert!(seen.metrics_served, "{}: metrics on the configured port", kind.name());
 
         // ORBIT_SETTINGS_RAW wins over ORBIT_SETTINGS: a 20 s lease and another metrics port.
-        let raw_port = free_port()?;
+        let raw_port = free_port();
         let both = Launch {
             settings_raw: Some(settings(20, "RAW_METRICS_PORT")),
             settings_file: Some(file),
             env: vec![
-                ("FILE_METRICS_PORT".to_owned(), free_port()?.to_string()),
+                ("FILE_METRICS_PORT".to_owned(), free_port().to_string()),
                 ("RAW_METRICS_PORT".to_owned(), raw_port.to_string()),
             ],
             port: None,

@@ -106,7 +106,7 @@ async fn lifecycle(kind: ServerKind) -> anyhow::Result<LifecycleObservation> {
     std::fs::write(&settings, HELM_SETTINGS)?;
     let launch = Launch {
         settings_file: Some(settings),
-        env: vec![("TEST_METRICS_PORT".to_owned(), orbit_interop_tests::ports::free_port()?.to_string())],
+        env: vec![("TEST_METRICS_PORT".to_owned(), orbit_test_support::free_port().to_string())],
         ..Launch::default()
     };
     let mut server = ServerProcess::launch(kind, &logs, &launch).await?;

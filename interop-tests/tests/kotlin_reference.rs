@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use orbit_interop_tests::jvm::{HarnessProcess, log_dir};
-use orbit_interop_tests::ports::free_port;
+use orbit_test_support::free_port;
 use serde_json::{Value, json};
 
 const ECHO: &str = "orbit.harness.actors.EchoActor";
@@ -16,7 +16,7 @@ const ECHO: &str = "orbit.harness.actors.EchoActor";
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kotlin_client_calls_kotlin_actor_through_kotlin_server() -> anyhow::Result<()> {
     let logs = log_dir("kotlin_reference")?;
-    let port = free_port()?;
+    let port = free_port();
     let port_text = port.to_string();
     let endpoint = format!("127.0.0.1:{port}");
     println!(

@@ -15,6 +15,14 @@ use serde_json::{Value, json};
 const NAMESPACE: &str = "mesh";
 const ECHO: &str = "orbit.harness.actors.EchoActor";
 
+/// Makes one call through `caller` until it succeeds: the JVMs' first calls (class loading,
+/// the first placement across the mesh) can outlast a call timeout on a loaded 2-core
+/// machine, and what a scenario measures must not depend on that.
+async fn warm_up(caller: &mut orbit_interop_tests::jvm::HarnessProcess) -> anyhow::Result<()> {
+    let ping = call("warm-up", ECHO, json!({"string": "warm-up"}), "ping", json!([]));
+    call_until_ok(caller, &ping, Duration::from_secs(120)).await.map(|_| ())
+}
+
 fn lineups() -> Vec<Vec<ServerKind>> {
     vec![vec![Kotlin, Kotlin], vec![Rust, Rust], vec![Kotlin, Rust], vec![Rust, Kotlin], vec![Kotlin, Rust, Kotlin]]
 }
@@ -26,6 +34,7 @@ async fn across_servers(kinds: &[ServerKind]) -> anyhow::Result<BTreeMap<String,
     let last = kinds.len() - 1;
     let mut host = start_host("host", mesh.logs(), mesh.endpoint(0), NAMESPACE).await?;
     let mut caller = start_caller("caller", mesh.logs(), mesh.endpoint(last), NAMESPACE).await?;
+    warm_up(&mut caller).await?;
     let mut calls = Vec::new();
     for (kind_name, actor, key) in actors_by_key_kind() {
         for (method, args) in every_argument_type() {
@@ -54,6 +63,9 @@ async fn shared_state(kinds: &[ServerKind]) -> anyhow::Result<Vec<Value>> {
         start_caller("caller-last", mesh.logs(), mesh.endpoint(last), NAMESPACE).await?,
         start_caller("caller-first", mesh.logs(), mesh.endpoint(0), NAMESPACE).await?,
     ];
+    for caller in &mut callers {
+        warm_up(caller).await?;
+    }
     let counters = |round: &str| -> Vec<Value> {
         (0..10)
             .map(|i| call(format!("{round}/{i}"), ECHO, json!({"string": format!("c{i}")}), "count", json!([])))
@@ -93,6 +105,7 @@ async fn server_goes_away(kinds: &[ServerKind], kill: bool) -> anyhow::Result<Fa
     let mut caller = start_caller("caller", mesh.logs(), mesh.endpoint(last), NAMESPACE).await?;
     let counters: Vec<Value> =
         (0..5).map(|i| call(format!("k{i}"), ECHO, json!({"string": format!("k{i}")}), "count", json!([]))).collect();
+    warm_up(&mut caller).await?;
     // Only host A is up yet, so every counter lives on A.
     let before: Vec<Value> = call_all(&mut caller, &counters, Duration::from_secs(60))
         .await?

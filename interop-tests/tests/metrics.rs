@@ -9,10 +9,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use orbit_interop_tests::jvm::log_dir;
-use orbit_interop_tests::ports::free_port;
 use orbit_interop_tests::prometheus::{Direction, Exposition, Scrape, parse, scrape};
 use orbit_interop_tests::scenario::{call, call_all, start_caller, start_host};
 use orbit_interop_tests::servers::{Launch, ServerKind, ServerProcess};
+use orbit_test_support::free_port;
 use serde_json::json;
 
 const NAMESPACE: &str = "metrics";
@@ -40,7 +40,7 @@ struct Observation {
 
 async fn observe(kind: ServerKind) -> anyhow::Result<Observation> {
     let logs = log_dir(&format!("metrics_{}", kind.name()))?;
-    let metrics_port = free_port()?;
+    let metrics_port = free_port();
     let launch = Launch {
         settings_raw: Some(SETTINGS.to_owned()),
         env: vec![("TEST_METRICS_PORT".to_owned(), metrics_port.to_string())],

@@ -14,9 +14,9 @@ use orbit_interop_tests::etcd::EtcdServer;
 use orbit_interop_tests::haproxy::Haproxy;
 use orbit_interop_tests::jvm::{HarnessProcess, log_dir};
 use orbit_interop_tests::mesh::wait_meshed;
-use orbit_interop_tests::ports::free_port;
 use orbit_interop_tests::servers::ServerKind::{self, Kotlin, Rust};
 use orbit_interop_tests::servers::{Launch, ServerProcess};
+use orbit_test_support::free_port;
 use serde_json::Value;
 
 const NAMESPACE: &str = "rolling";
@@ -100,8 +100,8 @@ async fn rolling(name: &str, from: ServerKind, to: ServerKind) -> anyhow::Result
     let mut launches = Vec::new();
     for index in 0..SERVERS {
         let file = logs.join(format!("settings-{index}.json"));
-        std::fs::write(&file, settings(&node_etcd.url, &lease_etcd.url, free_port()?))?;
-        launches.push(Launch { settings_file: Some(file), port: Some(free_port()?), ..Launch::default() });
+        std::fs::write(&file, settings(&node_etcd.url, &lease_etcd.url, free_port()))?;
+        launches.push(Launch { settings_file: Some(file), port: Some(free_port()), ..Launch::default() });
     }
     let (a, b, c) = tokio::join!(
         ServerProcess::launch_named(from, "server-0", &logs, &launches[0]),

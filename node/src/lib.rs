@@ -25,11 +25,11 @@ pub mod service;
 use std::future::Future;
 use std::sync::Arc;
 
-use compat_proto::{MANAGEMENT_NAMESPACE, NodeCapabilities, NodeId, NodeStatus, pb};
+use compat_proto::{MANAGEMENT_NAMESPACE, NodeCapabilities, NodeId, NodeInfo, NodeStatus, pb};
 use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+use tonic::transport::server::TcpIncoming;
 use tracing::{info, warn};
 
 use crate::clock::Clock;
@@ -218,60 +218,57 @@ impl Parts {
             client_streams,
             tasks,
         } = self;
-    // Kotlin's server pings idle connections every 500 ms and drops them after 10 s without
-    // an answer, which is how a dead client's stream ends promptly.
-    let server = tonic::transport::Server::builder()
-        .http2_keepalive_interval(Some(std::time::Duration::from_millis(500)))
-        .http2_keepalive_timeout(Some(std::time::Duration::from_secs(10)))
-        .add_service(pb::node_management_server::NodeManagementServer::new(
-            service::node_management::NodeManagementService::new(cluster.clone()),
-        ))
-        .add_service(pb::addressable_management_server::AddressableManagementServer::new(
-            service::addressable_management::AddressableManagementService::new(addressables.clone(), metrics.clone()),
-        ))
-        .add_service(pb::connection_server::ConnectionServer::new(
-            service::connection::ConnectionService::new(
-                local.clone(),
-                cluster.clone(),
-                connections.clone(),
-                pipeline.clone(),
-                tasks.clone(),
-                token.child_token(),
-                metrics.clone(),
-            )
-            .with_client_token(client_streams.clone()),
-        ))
-        .add_service(pb::health::health_server::HealthServer::from_arc(health.clone()));
+        // Kotlin's server pings idle connections every 500 ms and drops them after 10 s without
+        // an answer, which is how a dead client's stream ends promptly.
+        let server = tonic::transport::Server::builder()
+            .http2_keepalive_interval(Some(std::time::Duration::from_millis(500)))
+            .http2_keepalive_timeout(Some(std::time::Duration::from_secs(10)))
+            .add_service(pb::node_management_server::NodeManagementServer::new(
+                service::node_management::NodeManagementService::new(cluster.clone()),
+            ))
+            .add_service(pb::addressable_management_server::AddressableManagementServer::new(
+                service::addressable_management::AddressableManagementService::new(
+                    addressables.clone(),
+                    metrics.clone(),
+                ),
+            ))
+            .add_service(pb::connection_server::ConnectionServer::new(
+                service::connection::ConnectionService::new(
+                    local.clone(),
+                    cluster.clone(),
+                    connections.clone(),
+                    pipeline.clone(),
+                    tasks.clone(),
+                    token.child_token(),
+                    metrics.clone(),
+                )
+                .with_client_token(client_streams.clone()),
+            ))
+            .add_service(pb::health::health_server::HealthServer::from_arc(health.clone()));
 
-    let local_addr = listener.local_addr().ok();
-    let serve_token = token.clone();
-    let serve = server.serve_with_incoming_shutdown(TcpListenerStream::new(listener), serve_token.cancelled_owned());
-    let serve_failed = token.clone();
-    let server_task = tasks.spawn(async move {
-        let outcome = serve.await;
-        if let Err(error) = &outcome {
-            warn!(error = %error, "grpc server failed");
+        let local_addr = listener.local_addr().ok();
+        let serve_token = token.clone();
+        // TCP_NODELAY, as tonic's own `serve` and grpc-java's Netty set it: with Nagle's algorithm a
+        // reply written in two segments (headers, then data) waits for the peer's delayed ACK.
+        let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+        let serve = server.serve_with_incoming_shutdown(incoming, serve_token.cancelled_owned());
+        let serve_failed = token.clone();
+        let server_task = tasks.spawn(async move {
+            let outcome = serve.await;
+            if let Err(error) = &outcome {
+                warn!(error = %error, "grpc server failed");
+            }
+            serve_failed.cancel(); // A node without its server stops.
+            outcome.map_err(|e| NodeError::Serve(e.to_string()))
+        });
+
+        if let Err(error) = cluster.update_node(&local, |info| info.status = NodeStatus::Active).await {
+            warn!(error = %error, "cannot mark this server ACTIVE");
         }
-        serve_failed.cancel(); // A node without its server stops.
-        outcome.map_err(|e| NodeError::Serve(e.to_string()))
-    });
+        info!(node_id = %local, address = ?local_addr, url = %config.advertise_url, "orbit node serving");
 
-    if let Err(error) = cluster.update_node(&local, |info| info.status = NodeStatus::Active).await {
-        warn!(error = %error, "cannot mark this server ACTIVE");
-    }
-    info!(node_id = %local, address = ?local_addr, url = %config.advertise_url, "orbit node serving");
-
-    if let (Some(listener), Some(settings)) = (metrics_listener, &config.metrics) {
-        info!(port = settings.port, path = %settings.path, "metrics endpoint serving");
-        let (metrics, cluster, addressables, connections, health, remote) = (
-            metrics.clone(),
-            cluster.clone(),
-            addressables.clone(),
-            connections.clone(),
-            health.clone(),
-            remote.clone(),
-        );
-        let scrape = move || {
+        if let (Some(listener), Some(settings)) = (metrics_listener, &config.metrics) {
+            info!(port = settings.port, path = %settings.path, "metrics endpoint serving");
             let (metrics, cluster, addressables, connections, health, remote) = (
                 metrics.clone(),
                 cluster.clone(),
@@ -280,68 +277,77 @@ impl Parts {
                 health.clone(),
                 remote.clone(),
             );
-            async move {
-                let gauges = Gauges {
-                    connected_clients: u64::try_from(connections.count()).unwrap_or(u64::MAX),
-                    connected_nodes: u64::try_from(remote.count()).unwrap_or(u64::MAX),
-                    // Every key of the store, as Kotlin counts (spec 8.5).
-                    node_count: cluster.directory().count().await.unwrap_or(0),
-                    addressable_count: addressables.directory().count().await.unwrap_or(0),
-                    passing_health_checks: health.passing_checks().await,
-                };
-                metrics.render(gauges)
-            }
+            let scrape = move || {
+                let (metrics, cluster, addressables, connections, health, remote) = (
+                    metrics.clone(),
+                    cluster.clone(),
+                    addressables.clone(),
+                    connections.clone(),
+                    health.clone(),
+                    remote.clone(),
+                );
+                async move {
+                    let gauges = Gauges {
+                        connected_clients: u64::try_from(connections.count()).unwrap_or(u64::MAX),
+                        connected_nodes: u64::try_from(remote.count()).unwrap_or(u64::MAX),
+                        // Every key of the store, as Kotlin counts (spec 8.5).
+                        node_count: cluster.directory().count().await.unwrap_or(0),
+                        addressable_count: addressables.directory().count().await.unwrap_or(0),
+                        passing_health_checks: health.passing_checks().await,
+                    };
+                    metrics.render(gauges)
+                }
+            };
+            tasks.spawn(metrics::serve(listener, settings.path.clone(), scrape, token.child_token()));
+        }
+
+        let maintenance = Maintenance {
+            cluster: cluster.clone(),
+            addressables: addressables.clone(),
+            connections: connections.clone(),
+            remote: remote.clone(),
+            pipeline: pipeline.clone(),
+            local: local.clone(),
+            challenge_token,
+            config: config.clone(),
+            metrics: metrics.clone(),
         };
-        tasks.spawn(metrics::serve(listener, settings.path.clone(), scrape, token.child_token()));
-    }
+        tasks.spawn(maintenance.run(token.child_token()));
 
-    let maintenance = Maintenance {
-        cluster: cluster.clone(),
-        addressables: addressables.clone(),
-        connections: connections.clone(),
-        remote: remote.clone(),
-        pipeline: pipeline.clone(),
-        local: local.clone(),
-        challenge_token,
-        config: config.clone(),
-        metrics: metrics.clone(),
-    };
-    tasks.spawn(maintenance.run(token.child_token()));
-
-    let aborted = tokio::select! {
-        () = shutdown => false,
-        () = token.cancelled() => true,
-    };
-
-    info!(node_id = %local, "stopping: draining");
-    let _ = cluster.update_node(&local, |info| info.status = NodeStatus::Draining).await;
-    // In a mesh, hand the clients over before going: their streams end now (Kotlin and Rust
-    // clients reopen theirs within a tick, through the load balancer, on another server), and
-    // for a short while this server keeps its peer streams and forwards what is still in
-    // flight, over the other servers once its clients have moved.
-    if !aborted && remote.count() > 0 {
-        client_streams.cancel();
-        let drain = DRAIN_PERIOD.min(config.shutdown_grace_period);
-        info!(node_id = %local, ?drain, "clients released; forwarding in-flight messages");
-        tokio::time::sleep(drain).await;
-    }
-    token.cancel();
-    tasks.close();
-    if tokio::time::timeout(config.shutdown_grace_period, tasks.wait()).await.is_err() {
-        warn!(grace = ?config.shutdown_grace_period, "graceful shutdown timed out");
-    }
-    let _ = cluster.update_node(&local, |info| info.status = NodeStatus::Stopped).await;
-    let _ = cluster.remove_node(&local).await;
-    info!(node_id = %local, "stopped");
-
-    if aborted {
-        return match server_task.await {
-            Ok(Err(error)) => Err(error),
-            _ => Err(NodeError::Serve("the grpc server stopped unexpectedly".to_owned())),
+        let aborted = tokio::select! {
+            () = shutdown => false,
+            () = token.cancelled() => true,
         };
+
+        info!(node_id = %local, "stopping: draining");
+        let _ = cluster.update_node(&local, |info| info.status = NodeStatus::Draining).await;
+        // In a mesh, hand the clients over before going: their streams end now (Kotlin and Rust
+        // clients reopen theirs within a tick, through the load balancer, on another server), and
+        // for a short while this server keeps its peer streams and forwards what is still in
+        // flight, over the other servers once its clients have moved.
+        if !aborted && remote.count() > 0 {
+            client_streams.cancel();
+            let drain = DRAIN_PERIOD.min(config.shutdown_grace_period);
+            info!(node_id = %local, ?drain, "clients released; forwarding in-flight messages");
+            tokio::time::sleep(drain).await;
+        }
+        token.cancel();
+        tasks.close();
+        if tokio::time::timeout(config.shutdown_grace_period, tasks.wait()).await.is_err() {
+            warn!(grace = ?config.shutdown_grace_period, "graceful shutdown timed out");
+        }
+        let _ = cluster.update_node(&local, |info| info.status = NodeStatus::Stopped).await;
+        let _ = cluster.remove_node(&local).await;
+        info!(node_id = %local, "stopped");
+
+        if aborted {
+            return match server_task.await {
+                Ok(Err(error)) => Err(error),
+                _ => Err(NodeError::Serve("the grpc server stopped unexpectedly".to_owned())),
+            };
+        }
+        Ok(())
     }
-    Ok(())
-}
 }
 
 /// Renders an error with its sources (`a: b: c`), for logs.
@@ -357,27 +363,24 @@ pub fn error_chain(error: &dyn std::error::Error) -> String {
 }
 
 impl Directories {
-/// Opens the directories the configuration selects (etcd ones date their leases with `clock`).
-pub async fn open(
-    config: &Config,
-    clock: &Arc<Clock>,
-) -> Result<Self, NodeError> {
-    let nodes: Arc<dyn NodeDirectory> = match &config.node_directory {
-        DirectoryConfig::InMemory => Arc::new(InMemoryNodeDirectory::default()),
-        DirectoryConfig::Etcd { url } => {
-            info!(%url, "node directory: etcd");
-            Arc::new(EtcdNodeDirectory::connect(url, clock.clone()).await.map_err(NodeError::Directory)?)
-        }
-    };
-    let leases: Arc<dyn AddressableDirectory> = match &config.addressable_directory {
-        DirectoryConfig::InMemory => Arc::new(InMemoryAddressableDirectory::default()),
-        DirectoryConfig::Etcd { url } => {
-            info!(%url, "addressable directory: etcd");
-            Arc::new(EtcdAddressableDirectory::connect(url, clock.clone()).await.map_err(NodeError::Directory)?)
-        }
-    };
-    Ok(Self { nodes, addressables: leases })
-}
+    /// Opens the directories the configuration selects (etcd ones date their leases with `clock`).
+    pub async fn open(config: &Config, clock: &Arc<Clock>) -> Result<Self, NodeError> {
+        let nodes: Arc<dyn NodeDirectory> = match &config.node_directory {
+            DirectoryConfig::InMemory => Arc::new(InMemoryNodeDirectory::default()),
+            DirectoryConfig::Etcd { url } => {
+                info!(%url, "node directory: etcd");
+                Arc::new(EtcdNodeDirectory::connect(url, clock.clone()).await.map_err(NodeError::Directory)?)
+            }
+        };
+        let leases: Arc<dyn AddressableDirectory> = match &config.addressable_directory {
+            DirectoryConfig::InMemory => Arc::new(InMemoryAddressableDirectory::default()),
+            DirectoryConfig::Etcd { url } => {
+                info!(%url, "addressable directory: etcd");
+                Arc::new(EtcdAddressableDirectory::connect(url, clock.clone()).await.map_err(NodeError::Directory)?)
+            }
+        };
+        Ok(Self { nodes, addressables: leases })
+    }
 }
 
 /// What the tick works on (mirrors `OrbitServer.tick`).

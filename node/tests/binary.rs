@@ -4,9 +4,7 @@
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("bound").port()
-}
+use orbit_test_support::free_port;
 
 #[test]
 fn invalid_configuration_exits_64_naming_the_field() {

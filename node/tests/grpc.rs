@@ -5,51 +5,10 @@ use std::time::Duration;
 
 use compat_proto::pb::{self, message_content_proto::Content};
 use compat_proto::{AddressableReference, Key, Message, MessageContent, NodeId};
-use orbit_node::Config;
-use tokio::net::TcpListener;
-use tokio::sync::{mpsc, oneshot};
+use orbit_test_support::{NodeOptions, TestNode, with_identity};
+use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
-use tonic::metadata::MetadataValue;
 use tonic::transport::Channel;
-
-struct TestNode {
-    endpoint: String,
-    metrics_port: u16,
-    stop: Option<oneshot::Sender<()>>,
-    handle: tokio::task::JoinHandle<Result<(), orbit_node::NodeError>>,
-}
-
-impl TestNode {
-    async fn start() -> TestNode {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let port = listener.local_addr().expect("bound").port();
-        let metrics_port =
-            std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("bound").port();
-        let args: Vec<String> = ["--port", &port.to_string(), "--shutdown-grace-seconds", "2"]
-            .into_iter()
-            .chain(["--listen", "127.0.0.1", "--metrics-port", &metrics_port.to_string()])
-            .map(str::to_owned)
-            .collect();
-        let config = Config::from_env(&std::collections::HashMap::new(), &args).expect("valid config");
-        let (stop, stopped) = oneshot::channel::<()>();
-        let handle = tokio::spawn(orbit_node::run_with_listener(config, listener, async move {
-            let _ = stopped.await;
-        }));
-        TestNode { endpoint: format!("http://127.0.0.1:{port}"), metrics_port, stop: Some(stop), handle }
-    }
-
-    async fn channel(&self) -> Channel {
-        Channel::from_shared(self.endpoint.clone()).expect("uri").connect().await.expect("connects")
-    }
-
-    async fn stop(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        let outcome = tokio::time::timeout(Duration::from_secs(10), self.handle).await.expect("stops in time");
-        outcome.expect("task").expect("clean stop");
-    }
-}
 
 async fn scrape(port: u16, path: &str) -> String {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -58,17 +17,6 @@ async fn scrape(port: u16, path: &str) -> String {
     let mut response = String::new();
     socket.read_to_string(&mut response).await.expect("read");
     response
-}
-
-fn with_identity<T>(message: T, namespace: Option<&str>, key: Option<&str>) -> tonic::Request<T> {
-    let mut request = tonic::Request::new(message);
-    if let Some(namespace) = namespace {
-        request.metadata_mut().insert("namespace", MetadataValue::try_from(namespace).expect("ascii"));
-    }
-    if let Some(key) = key {
-        request.metadata_mut().insert("nodekey", MetadataValue::try_from(key).expect("ascii"));
-    }
-    request
 }
 
 struct Client {
@@ -212,12 +160,13 @@ async fn a_request_reaches_its_host_and_the_response_reaches_the_caller() {
     );
     drop(host);
     drop(caller);
-    node.stop().await;
+    node.stop().await.expect("clean stop");
 }
 
 #[tokio::test]
 async fn bad_input_gets_clear_answers_and_the_node_keeps_serving() {
-    let node = TestNode::start().await;
+    let node = TestNode::start_with(NodeOptions { metrics: true, ..NodeOptions::default() }).await;
+    let metrics_port = node.metrics_port().expect("started with metrics");
     let channel = node.channel().await;
     let mut management = pb::node_management_client::NodeManagementClient::new(channel.clone());
 
@@ -293,19 +242,19 @@ async fn bad_input_gets_clear_answers_and_the_node_keeps_serving() {
     assert!(matches!(reply.content, MessageContent::ConnectionInfoResponse { ref node_id } if node_id.is_management()));
 
     // The Prometheus endpoint shows Kotlin's meter names; the client's stream is counted.
-    let text = scrape(node.metrics_port, "/metrics").await;
+    let text = scrape(metrics_port, "/metrics").await;
     assert!(text.starts_with("HTTP/1.1 200 OK\r\n"), "{text}");
     assert!(text.contains("\norbit_connected_clients 1.0\n"), "{text}");
     assert!(text.contains("\norbit_message_sizes_count 3.0\n"), "{text}");
     assert!(text.contains("\norbit_passing_health_checks 4.0\n"), "{text}");
-    assert!(scrape(node.metrics_port, "/elsewhere").await.starts_with("HTTP/1.1 404"));
+    assert!(scrape(metrics_port, "/elsewhere").await.starts_with("HTTP/1.1 404"));
 
     // Health is SERVING while the node runs.
     let mut health = pb::health::health_client::HealthClient::new(channel.clone());
     let status = health.check(pb::health::HealthCheckRequest::default()).await.expect("rpc").into_inner().status;
     assert_eq!(status, 1);
     drop(client);
-    node.stop().await;
+    node.stop().await.expect("clean stop");
 }
 
 #[tokio::test]
@@ -345,5 +294,5 @@ async fn a_reconnecting_client_keeps_its_route_when_the_old_stream_ends() {
     let answer = next_message(&mut caller).await;
     assert_eq!(answer.source, Some(host_id));
     drop(second_outbound);
-    node.stop().await;
+    node.stop().await.expect("clean stop");
 }

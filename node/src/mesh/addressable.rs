@@ -178,8 +178,8 @@ mod tests {
     use compat_proto::{Key, NodeCapabilities};
 
     use super::*;
-    use crate::error::PeerVisible;
     use crate::clock::Clock;
+    use crate::error::PeerVisible;
     use crate::mesh::directory::{InMemoryAddressableDirectory, InMemoryNodeDirectory};
 
     struct Fixture {

@@ -7,11 +7,11 @@ use compat_proto::render::KotlinException;
 use compat_proto::{AddressableReference, pb};
 use tonic::{Request, Response, Status};
 
+use crate::error::PeerVisible;
 use crate::error::StatusKind;
 use crate::mesh::AddressableManager;
 use crate::metrics::SharedMetrics;
 use crate::metrics::Timer;
-use crate::error::PeerVisible;
 use crate::service::CallerIdentity;
 
 /// The AddressableManagement service.

@@ -30,4 +30,3 @@ impl CallerIdentity {
         Some(NodeId::new(self.node_key.clone()?, self.namespace.clone()?))
     }
 }
-

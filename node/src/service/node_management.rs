@@ -6,9 +6,9 @@ use compat_proto::render::KotlinException;
 use compat_proto::{NodeCapabilities, NodeInfo, NodeStatus, pb};
 use tonic::{Request, Response, Status};
 
+use crate::error::PeerVisible;
 use crate::error::StatusKind;
 use crate::mesh::ClusterManager;
-use crate::error::PeerVisible;
 use crate::service::CallerIdentity;
 
 /// The NodeManagement service.
