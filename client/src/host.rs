@@ -12,7 +12,9 @@
 use std::sync::atomic::Ordering;
 
 use compat_proto::render::KotlinException;
-use compat_proto::{AddressableReference, InvocationReason, Message, MessageContent, MessageTarget, NodeId};
+use compat_proto::{
+    AddressableLease, AddressableReference, InvocationReason, Message, MessageContent, MessageTarget, NodeId,
+};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -20,7 +22,7 @@ use tokio_util::task::AbortOnDropHandle;
 use tracing::{debug, warn};
 
 use super::{ActorFactory, OrbitClient, lock};
-use crate::actor::{Actor, ActorContext, ActorError, DeactivationReason, Invocation};
+use crate::actor::{Actor, ActorContext, DeactivationReason, Invocation};
 use crate::codec::{decode_arguments, encode_result};
 
 /// Kotlin's per-addressable mailbox size.
@@ -71,7 +73,7 @@ impl OrbitClient {
             Ok(arguments) => Invocation { method: method.clone(), arguments },
             Err(error) => {
                 // Kotlin never answers here and its caller waits forever; we answer.
-                let description = format!("java.lang.IllegalArgumentException: undecodable arguments: {error}");
+                let description = KotlinException::UndecodableArguments(error.to_string()).to_string();
                 self.spawn_reply(caller, message.message_id, Err(description));
                 return;
             }
@@ -105,7 +107,7 @@ impl OrbitClient {
         }
         let Some(factory) = self.inner.factories.get(&reference.addressable_type).cloned() else {
             drop(actors);
-            let description = format!("java.lang.ClassNotFoundException: {}", reference.addressable_type);
+            let description = KotlinException::ClassNotFound(reference.addressable_type.clone()).to_string();
             self.spawn_reply(inbound.caller, inbound.message.message_id, Err(description));
             return;
         };
@@ -151,7 +153,7 @@ impl OrbitClient {
                     client.spawn_reply(
                         forward.caller,
                         forward.message_id,
-                        Err("java.lang.IllegalStateException: The Orbit client is not connected".to_owned()),
+                        Err(KotlinException::ClientNotConnected.to_string()),
                     );
                 }
             }
@@ -184,31 +186,15 @@ impl OrbitClient {
         force_stop: CancellationToken,
     ) {
         let context = ActorContext { reference: reference.clone(), client: self.clone() };
-        let mut lease = match self.renew_addressable_lease(&reference).await {
-            Ok(lease) => lease,
-            Err(description) => {
+        let (mut actor, mut lease) = match self.activate(&context, factory).await {
+            Activation::Ready(actor, lease) => (actor, lease),
+            Activation::NotOwner(description) => {
                 // Not the owner (the lease moved or was abandoned): the server places again.
                 debug!(%reference, %description, "not the owner of this actor; sending its calls back");
                 return self.retire(&reference, None, DeactivationReason::LeaseRenewalFailed, events, false).await;
             }
+            Activation::Failed(description) => return self.fail_queued(&reference, events, description).await,
         };
-        let actor = factory(&reference);
-        let activation_context = context.clone();
-        let activated = AbortOnDropHandle::new(tokio::spawn(async move {
-            let mut actor = actor;
-            let outcome = actor.on_activate(&activation_context).await;
-            (actor, outcome)
-        }))
-        .await;
-        let mut actor = match activated {
-            Ok((actor, Ok(()))) => actor,
-            Ok((_, Err(error))) => return self.fail_queued(&reference, events, error.to_string()).await,
-            Err(panic) => {
-                let description = panic_description(&reference, "on_activate", &panic);
-                return self.fail_queued(&reference, events, description).await;
-            }
-        };
-
         let config = &self.inner.config;
         let mut last_activity = Instant::now();
         let mut interval = tokio::time::interval(config.tick_rate);
@@ -222,39 +208,17 @@ impl OrbitClient {
                     None => return,
                     Some(HostEvent::Invoke(inbound)) => {
                         last_activity = Instant::now();
-                        let call_context = context.clone();
-                        let InboundCall { message, caller, call, .. } = *inbound;
-                        let running = AbortOnDropHandle::new(tokio::spawn(async move {
-                            let outcome = actor.invoke(&call_context, call).await;
-                            (actor, outcome)
-                        }));
-                        let ran = tokio::select! {
-                            ran = running => ran,
-                            () = force_stop.cancelled() => {
-                                // Stuck past the deactivation timeout: the call is aborted.
-                                let description = ActorError::illegal_state(format!(
-                                    "{reference} was deactivated while this call was running"
-                                ))
-                                .to_string();
-                                self.reply(caller, message.message_id, Err(description)).await;
+                        actor = match self.run_call(&context, actor, *inbound, &force_stop).await {
+                            CallEnd::Done(actor) => actor,
+                            CallEnd::Aborted => {
                                 return self.retire(&reference, None, DeactivationReason::NodeShuttingDown, events, true).await;
                             }
-                        };
-                        match ran {
-                            Ok((returned, outcome)) => {
-                                actor = returned;
-                                let outcome = outcome.map(|value| encode_result(&value)).map_err(|e| e.to_string());
-                                self.reply(caller, message.message_id, outcome).await;
-                            }
-                            Err(panic) => {
-                                let description = panic_description(&reference, "a call", &panic);
-                                warn!(%reference, %description, "actor panicked; deactivating it");
-                                self.reply(caller, message.message_id, Err(description)).await;
+                            CallEnd::Panicked => {
                                 return self
                                     .retire(&reference, None, DeactivationReason::ExternallyTriggered, events, true)
                                     .await;
                             }
-                        }
+                        };
                     }
                     Some(HostEvent::Deactivate(reason, done)) => {
                         self.retire(&reference, Some(actor), reason, events, true).await;
@@ -278,6 +242,69 @@ impl OrbitClient {
                         }
                     }
                 }
+            }
+        }
+    }
+
+    /// Checks that this client holds the actor's lease, then creates the actor and runs its
+    /// `on_activate` (a panic there is an activation failure, not a crash).
+    async fn activate(&self, context: &ActorContext, factory: ActorFactory) -> Activation {
+        let reference = &context.reference;
+        let lease = match self.renew_addressable_lease(reference).await {
+            Ok(lease) => lease,
+            Err(description) => return Activation::NotOwner(description),
+        };
+        let actor = factory(reference);
+        let activation_context = context.clone();
+        let activated = AbortOnDropHandle::new(tokio::spawn(async move {
+            let mut actor = actor;
+            let outcome = actor.on_activate(&activation_context).await;
+            (actor, outcome)
+        }))
+        .await;
+        match activated {
+            Ok((actor, Ok(()))) => Activation::Ready(actor, lease),
+            Ok((_, Err(error))) => Activation::Failed(error.to_string()),
+            Err(panic) => Activation::Failed(panic_description(reference, "on_activate", &panic)),
+        }
+    }
+
+    /// Runs one call on its own task and answers it: the result, the actor's error, or the
+    /// JVM exception for a panic or for a call still running when the actor is forced to stop.
+    async fn run_call(
+        &self,
+        context: &ActorContext,
+        mut actor: Box<dyn Actor>,
+        inbound: InboundCall,
+        force_stop: &CancellationToken,
+    ) -> CallEnd {
+        let reference = &context.reference;
+        let call_context = context.clone();
+        let InboundCall { message, caller, call, .. } = inbound;
+        let running = AbortOnDropHandle::new(tokio::spawn(async move {
+            let outcome = actor.invoke(&call_context, call).await;
+            (actor, outcome)
+        }));
+        let ran = tokio::select! {
+            ran = running => ran,
+            () = force_stop.cancelled() => {
+                // Stuck past the deactivation timeout: the call is aborted.
+                let description = KotlinException::DeactivatedWhileRunning(reference.clone()).to_string();
+                self.reply(caller, message.message_id, Err(description)).await;
+                return CallEnd::Aborted;
+            }
+        };
+        match ran {
+            Ok((returned, outcome)) => {
+                let outcome = outcome.map(|value| encode_result(&value)).map_err(|e| e.to_string());
+                self.reply(caller, message.message_id, outcome).await;
+                CallEnd::Done(returned)
+            }
+            Err(panic) => {
+                let description = panic_description(reference, "a call", &panic);
+                warn!(%reference, %description, "actor panicked; deactivating it");
+                self.reply(caller, message.message_id, Err(description)).await;
+                CallEnd::Panicked
             }
         }
     }
@@ -351,9 +378,27 @@ fn unknown_reference() -> AddressableReference {
     AddressableReference::new("", compat_proto::Key::None)
 }
 
+/// How an actor's activation ended.
+enum Activation {
+    /// Active, with its lease.
+    Ready(Box<dyn Actor>, AddressableLease),
+    /// This client does not hold the lease (the description says why).
+    NotOwner(String),
+    /// `on_activate` failed or panicked; the description is what callers receive.
+    Failed(String),
+}
+
+/// How one call ended for its actor.
+enum CallEnd {
+    /// Answered; the actor keeps serving.
+    Done(Box<dyn Actor>),
+    /// Aborted because the actor was forced to stop.
+    Aborted,
+    /// The actor panicked and is dropped.
+    Panicked,
+}
+
 /// Describes a panic as the JVM exception a Kotlin caller will see.
-fn panic_description(reference: &AddressableReference, during: &str, panic: &tokio::task::JoinError) -> String {
-    let detail = if panic.is_panic() { "panicked" } else { "was cancelled" };
-    ActorError::new("java.lang.RuntimeException", format!("Rust actor {reference} {detail} during {during}"))
-        .to_string()
+fn panic_description(reference: &AddressableReference, during: &'static str, panic: &tokio::task::JoinError) -> String {
+    KotlinException::ActorPanicked { reference: reference.clone(), panicked: panic.is_panic(), during }.to_string()
 }

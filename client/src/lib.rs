@@ -591,8 +591,7 @@ impl OrbitClient {
             ids.into_iter().filter_map(|id| forwards.remove(&id)).collect()
         };
         for forward in unanswered {
-            let description =
-                format!("java.util.concurrent.TimeoutException: the rerouted call got no answer within {timeout:?}");
+            let description = compat_proto::render::KotlinException::ReroutedCallTimedOut(timeout).to_string();
             self.spawn_reply(forward.caller, forward.message_id, Err(description));
         }
     }

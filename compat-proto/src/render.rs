@@ -58,6 +58,29 @@ pub enum KotlinException {
     /// A directory (etcd) request failed: what jetcd's future surfaces as
     /// (`java.util.concurrent.ExecutionException: io.grpc.StatusRuntimeException: UNAVAILABLE`).
     DirectoryUnavailable,
+    /// `java.lang.IllegalArgumentException` from a Rust host for arguments it cannot decode
+    /// (a Kotlin host does not answer at all, spec 15.2 #9).
+    UndecodableArguments(String),
+    /// `java.lang.ClassNotFoundException`: a call for a type this client does not host.
+    ClassNotFound(String),
+    /// `java.lang.IllegalStateException` when a client cannot send (its stream is gone).
+    ClientNotConnected,
+    /// `java.lang.RuntimeException`: a Rust actor panicked (or its task was cancelled) during
+    /// `during` (`a call`, `on_activate`).
+    ActorPanicked {
+        /// The actor.
+        reference: AddressableReference,
+        /// Whether it panicked (`true`) or was cancelled.
+        panicked: bool,
+        /// What it was doing.
+        during: &'static str,
+    },
+    /// `java.lang.IllegalStateException`: a call aborted because its actor was deactivated
+    /// after the deactivation timeout.
+    DeactivatedWhileRunning(AddressableReference),
+    /// `java.util.concurrent.TimeoutException`: a call a stopping Rust client sent back to be
+    /// placed again got no answer in time (Kotlin loses such answers, spec 15.2 #10).
+    ReroutedCallTimedOut(std::time::Duration),
 }
 
 impl KotlinException {
@@ -72,7 +95,13 @@ impl KotlinException {
             | Self::TargetNotResolved
             | Self::TargetNotConnected(_)
             | Self::InvalidKeyType
-            | Self::NullParameter(_) => "java.lang.IllegalStateException",
+            | Self::NullParameter(_)
+            | Self::ClientNotConnected
+            | Self::DeactivatedWhileRunning(_) => "java.lang.IllegalStateException",
+            Self::UndecodableArguments(_) => "java.lang.IllegalArgumentException",
+            Self::ClassNotFound(_) => "java.lang.ClassNotFoundException",
+            Self::ActorPanicked { .. } => "java.lang.RuntimeException",
+            Self::ReroutedCallTimedOut(_) => "java.util.concurrent.TimeoutException",
             Self::PipelineFull(_) => "orbit.shared.exception.CapacityExceededException",
             Self::DirectoryUnavailable => "java.util.concurrent.ExecutionException",
         }
@@ -93,6 +122,17 @@ impl KotlinException {
             Self::NullParameter(expression) => format!("{expression} must not be null"),
             Self::PipelineFull(capacity) => format!("pipeline full ({capacity} messages)"),
             Self::DirectoryUnavailable => "io.grpc.StatusRuntimeException: UNAVAILABLE: io exception".to_owned(),
+            Self::UndecodableArguments(reason) => format!("undecodable arguments: {reason}"),
+            Self::ClassNotFound(class) => class.clone(),
+            Self::ClientNotConnected => "The Orbit client is not connected".to_owned(),
+            Self::ActorPanicked { reference, panicked, during } => {
+                let what = if *panicked { "panicked" } else { "was cancelled" };
+                format!("Rust actor {reference} {what} during {during}")
+            }
+            Self::DeactivatedWhileRunning(reference) => {
+                format!("{reference} was deactivated while this call was running")
+            }
+            Self::ReroutedCallTimedOut(timeout) => format!("the rerouted call got no answer within {timeout:?}"),
         }
     }
 }
@@ -154,6 +194,47 @@ mod tests {
         assert_eq!(node_id_from_directory_key("node/test/x9Y8"), Some(NodeId::new("x9Y8", "test")));
         assert_eq!(node_id_from_directory_key("node/test"), None);
         assert_eq!(node_id_from_directory_key("a/b/c/d"), Some(NodeId::new("c", "b")));
+    }
+
+    #[test]
+    fn texts_of_failures_only_a_rust_node_or_client_reports() {
+        let cases = [
+            (
+                KotlinException::NullParameter("namespace"),
+                "java.lang.IllegalStateException: namespace must not be null",
+            ),
+            (
+                KotlinException::PipelineFull(10_000),
+                "orbit.shared.exception.CapacityExceededException: pipeline full (10000 messages)",
+            ),
+            (
+                KotlinException::DirectoryUnavailable,
+                "java.util.concurrent.ExecutionException: io.grpc.StatusRuntimeException: UNAVAILABLE: io exception",
+            ),
+            (
+                KotlinException::UndecodableArguments("expected an array".into()),
+                "java.lang.IllegalArgumentException: undecodable arguments: expected an array",
+            ),
+            (KotlinException::ClassNotFound("com.example.X".into()), "java.lang.ClassNotFoundException: com.example.X"),
+            (KotlinException::ClientNotConnected, "java.lang.IllegalStateException: The Orbit client is not connected"),
+            (
+                KotlinException::ActorPanicked { reference: greeter(Key::None), panicked: true, during: "a call" },
+                "java.lang.RuntimeException: Rust actor AddressableReference(type=orbit.client.actor.GreeterActor, \
+                 key=NoKey()) panicked during a call",
+            ),
+            (
+                KotlinException::DeactivatedWhileRunning(greeter(Key::None)),
+                "java.lang.IllegalStateException: AddressableReference(type=orbit.client.actor.GreeterActor, \
+                 key=NoKey()) was deactivated while this call was running",
+            ),
+            (
+                KotlinException::ReroutedCallTimedOut(std::time::Duration::from_secs(10)),
+                "java.util.concurrent.TimeoutException: the rerouted call got no answer within 10s",
+            ),
+        ];
+        for (exception, text) in cases {
+            assert_eq!(exception.to_string(), text);
+        }
     }
 
     #[test]
