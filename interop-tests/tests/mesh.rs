@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use orbit_interop_tests::mesh::{Mesh, lineup_name};
+use orbit_interop_tests::rust_actors::with_echo_actors;
 use orbit_interop_tests::scenario::{
     actors_by_key_kind, call, call_all, call_until_ok, every_argument_type, start_caller, start_host,
 };
@@ -27,12 +28,29 @@ fn lineups() -> Vec<Vec<ServerKind>> {
     vec![vec![Kotlin, Kotlin], vec![Rust, Rust], vec![Kotlin, Rust], vec![Rust, Kotlin], vec![Kotlin, Rust, Kotlin]]
 }
 
+/// Who hosts the actors in [`across_servers`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Host {
+    /// A Kotlin harness client.
+    Kotlin,
+    /// The Rust client runtime (`orbit-client`) with the harness actors written in Rust.
+    Rust,
+}
+
 /// A caller attached to the last server calls every method of every key kind on actors
 /// hosted by a client attached to the first server: every call crosses the mesh.
-async fn across_servers(kinds: &[ServerKind]) -> anyhow::Result<BTreeMap<String, Value>> {
-    let mut mesh = Mesh::start("mesh_calls", kinds).await?;
+async fn across_servers(kinds: &[ServerKind], host_kind: Host) -> anyhow::Result<BTreeMap<String, Value>> {
+    let scenario = if host_kind == Host::Rust { "mesh_rust_host" } else { "mesh_calls" };
+    let mut mesh = Mesh::start(scenario, kinds).await?;
     let last = kinds.len() - 1;
-    let mut host = start_host("host", mesh.logs(), mesh.endpoint(0), NAMESPACE).await?;
+    let (mut host, rust_host) = match host_kind {
+        Host::Kotlin => (Some(start_host("host", mesh.logs(), mesh.endpoint(0), NAMESPACE).await?), None),
+        Host::Rust => {
+            let config = orbit_client::ClientConfig::new(mesh.endpoint(0), NAMESPACE);
+            let client = with_echo_actors(orbit_client::ClientBuilder::new(config)).connect().await?;
+            (None, Some(client))
+        }
+    };
     let mut caller = start_caller("caller", mesh.logs(), mesh.endpoint(last), NAMESPACE).await?;
     warm_up(&mut caller).await?;
     let mut calls = Vec::new();
@@ -44,7 +62,12 @@ async fn across_servers(kinds: &[ServerKind]) -> anyhow::Result<BTreeMap<String,
     let answers = call_all(&mut caller, &calls, Duration::from_secs(90)).await?;
     caller.close_stdin();
     caller.wait_exit(Duration::from_secs(30)).await?;
-    host.terminate(Duration::from_secs(20)).await?;
+    if let Some(host) = &mut host {
+        host.terminate(Duration::from_secs(20)).await?;
+    }
+    if let Some(client) = rust_host {
+        client.stop().await;
+    }
     mesh.stop().await?;
     Ok(answers)
 }
@@ -152,7 +175,7 @@ async fn calls_cross_the_mesh_in_every_lineup() -> anyhow::Result<()> {
     let mut table = Vec::new();
     let mut reference: Option<BTreeMap<String, Value>> = None;
     for kinds in lineups() {
-        let answers = across_servers(&kinds).await?;
+        let answers = across_servers(&kinds, Host::Kotlin).await?;
         let ok = answers.values().filter(|a| a["ok"] == json!(true)).count();
         let baseline = reference.get_or_insert_with(|| answers.clone());
         let differences: Vec<String> = baseline
@@ -174,6 +197,32 @@ async fn calls_cross_the_mesh_in_every_lineup() -> anyhow::Result<()> {
     assert_eq!(baseline.len(), 80);
     assert_eq!(baseline["string/echoString"]["result"], json!("héllo"), "the reference line-up works");
     println!("{}", table.join("\n"));
+    Ok(())
+}
+
+/// The Rust client runtime as a host in mixed meshes: Kotlin callers on another server get the
+/// answers a Kotlin host gives in the K+K reference.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rust_hosts_answer_across_mixed_meshes() -> anyhow::Result<()> {
+    let reference = across_servers(&[Kotlin, Kotlin], Host::Kotlin).await?;
+    for kinds in [vec![Kotlin, Rust], vec![Rust, Kotlin], vec![Kotlin, Rust, Kotlin]] {
+        let answers = across_servers(&kinds, Host::Rust).await?;
+        let differences: Vec<String> = reference
+            .iter()
+            .filter(|(id, expected)| answers.get(*id) != Some(expected))
+            .map(|(id, expected)| {
+                format!("{id}: Kotlin host on K+K {expected} / Rust host {}", answers.get(id).unwrap_or(&Value::Null))
+            })
+            .collect();
+        println!(
+            "| {} with a Rust host | {} calls | {} differences from K+K |",
+            lineup_name(&kinds),
+            answers.len(),
+            differences.len()
+        );
+        assert!(differences.is_empty(), "{}:\n{}", lineup_name(&kinds), differences.join("\n"));
+    }
+    assert_eq!(reference.len(), 80);
     Ok(())
 }
 
