@@ -149,6 +149,95 @@ impl Store {
     }
 }
 
+/// A record kept in etcd: its binary proto value, its expiry (for the lease TTL) and Kotlin's
+/// equality (what a compare-and-set compares).
+trait Stored: Sized {
+    fn decode(bytes: &[u8]) -> Result<Self, String>;
+    fn encode(self) -> Vec<u8>;
+    fn expires_at(&self) -> Timestamp;
+    fn same(&self, other: &Self) -> bool;
+}
+
+impl Stored for NodeInfo {
+    fn decode(bytes: &[u8]) -> Result<Self, String> {
+        let proto = pb::NodeInfoProto::decode(bytes).map_err(|e| e.to_string())?;
+        NodeInfo::try_from(proto).map_err(|e| e.to_string())
+    }
+
+    fn encode(self) -> Vec<u8> {
+        pb::NodeInfoProto::from(self).encode_to_vec()
+    }
+
+    fn expires_at(&self) -> Timestamp {
+        self.lease.expires_at
+    }
+
+    fn same(&self, other: &Self) -> bool {
+        self.same_record(other)
+    }
+}
+
+impl Stored for AddressableLease {
+    fn decode(bytes: &[u8]) -> Result<Self, String> {
+        let proto = pb::AddressableLeaseProto::decode(bytes).map_err(|e| e.to_string())?;
+        AddressableLease::try_from(proto).map_err(|e| e.to_string())
+    }
+
+    fn encode(self) -> Vec<u8> {
+        pb::AddressableLeaseProto::from(self).encode_to_vec()
+    }
+
+    fn expires_at(&self) -> Timestamp {
+        self.expires_at
+    }
+
+    fn same(&self, other: &Self) -> bool {
+        self == other
+    }
+}
+
+impl Store {
+    fn decode<T: Stored>(&self, key: &str, bytes: &[u8]) -> Result<T, DirectoryError> {
+        T::decode(bytes).map_err(|reason| DirectoryError::Corrupt {
+            url: self.url.clone(),
+            key: key.to_owned(),
+            reason,
+        })
+    }
+
+    /// Reads and decodes the record at `key`.
+    async fn read<T: Stored>(&self, key: &str) -> Result<Option<T>, DirectoryError> {
+        match self.get(key).await? {
+            Some(value) => self.decode(key, &value.bytes).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Kotlin's compare-and-set: the current record must equal `expected` (an undecodable one
+    /// equals nothing); the write is a transaction on the revision that was compared.
+    async fn compare_and_set<T: Stored>(
+        &self,
+        key: &str,
+        expected: Option<&T>,
+        new: Option<T>,
+    ) -> Result<bool, DirectoryError> {
+        let current = self.get(key).await?;
+        let revision = match (&current, expected) {
+            (None, None) => None,
+            (Some(current), Some(expected)) => match self.decode::<T>(key, &current.bytes) {
+                Ok(decoded) if decoded.same(expected) => Some(current.mod_revision),
+                _ => return Ok(false),
+            },
+            _ => return Ok(false),
+        };
+        let value = new.map(|record| {
+            let expires_at = record.expires_at();
+            (record.encode(), expires_at)
+        });
+        self.write_if_unchanged(key, revision, value).await
+    }
+}
+
 /// Kotlin's TTL: the whole seconds from `now` to `expires_at`, floored (`Duration.getSeconds`).
 /// etcd raises values below its minimum TTL to the minimum.
 fn ttl_seconds(now: Timestamp, expires_at: Timestamp) -> i64 {
@@ -165,26 +254,11 @@ impl EtcdNodeDirectory {
     pub async fn connect(url: &str, clock: Arc<Clock>) -> Result<Self, DirectoryError> {
         Ok(Self { store: Store::connect(url, clock).await? })
     }
-
-    fn decode(&self, key: &str, bytes: &[u8]) -> Result<NodeInfo, DirectoryError> {
-        let proto = pb::NodeInfoProto::decode(bytes).map_err(|e| self.corrupt(key, e.to_string()))?;
-        NodeInfo::try_from(proto).map_err(|e| self.corrupt(key, e.to_string()))
-    }
-
-    fn corrupt(&self, key: &str, reason: String) -> DirectoryError {
-        DirectoryError::Corrupt { url: self.store.url.clone(), key: key.to_owned(), reason }
-    }
 }
 
 impl NodeDirectory for EtcdNodeDirectory {
     fn get<'a>(&'a self, id: &'a NodeId) -> BoxFuture<'a, Result<Option<NodeInfo>, DirectoryError>> {
-        Box::pin(async move {
-            let key = node_directory_key(id);
-            match self.store.get(&key).await? {
-                Some(value) => self.decode(&key, &value.bytes).map(Some),
-                None => Ok(None),
-            }
-        })
+        Box::pin(async move { self.store.read(&node_directory_key(id)).await })
     }
 
     fn compare_and_set<'a>(
@@ -193,26 +267,7 @@ impl NodeDirectory for EtcdNodeDirectory {
         expected: Option<&'a NodeInfo>,
         new: Option<NodeInfo>,
     ) -> BoxFuture<'a, Result<bool, DirectoryError>> {
-        Box::pin(async move {
-            let key = node_directory_key(id);
-            let current = self.store.get(&key).await?;
-            let revision = match (&current, expected) {
-                (None, None) => None,
-                (Some(current), Some(expected)) => {
-                    // An undecodable current value equals nothing.
-                    match self.decode(&key, &current.bytes) {
-                        Ok(decoded) if decoded.same_record(expected) => Some(current.mod_revision),
-                        _ => return Ok(false),
-                    }
-                }
-                _ => return Ok(false),
-            };
-            let value = new.map(|info| {
-                let expires_at = info.lease.expires_at;
-                (pb::NodeInfoProto::from(info).encode_to_vec(), expires_at)
-            });
-            self.store.write_if_unchanged(&key, revision, value).await
-        })
+        Box::pin(async move { self.store.compare_and_set(&node_directory_key(id), expected, new).await })
     }
 
     fn entries(&self) -> BoxFuture<'_, Result<Vec<NodeInfo>, DirectoryError>> {
@@ -223,7 +278,7 @@ impl NodeDirectory for EtcdNodeDirectory {
                     warn!(url = %self.store.url, key = %key, "not a node key in the node directory; skipped (a Kotlin server fails its tick on it)");
                     continue;
                 }
-                match self.decode(&key, &bytes) {
+                match self.store.decode::<NodeInfo>(&key, &bytes) {
                     Ok(info) => records.push(info),
                     Err(error) => warn!(%error, "skipped (a Kotlin server fails its tick on it)"),
                 }
@@ -256,13 +311,6 @@ impl EtcdAddressableDirectory {
     pub async fn connect(url: &str, clock: Arc<Clock>) -> Result<Self, DirectoryError> {
         Ok(Self { store: Store::connect(url, clock).await? })
     }
-
-    fn decode(&self, key: &str, bytes: &[u8]) -> Result<AddressableLease, DirectoryError> {
-        let corrupt =
-            |reason: String| DirectoryError::Corrupt { url: self.store.url.clone(), key: key.to_owned(), reason };
-        let proto = pb::AddressableLeaseProto::decode(bytes).map_err(|e| corrupt(e.to_string()))?;
-        AddressableLease::try_from(proto).map_err(|e| corrupt(e.to_string()))
-    }
 }
 
 fn lease_key(key: &NamespacedAddressableReference) -> String {
@@ -274,13 +322,7 @@ impl AddressableDirectory for EtcdAddressableDirectory {
         &'a self,
         key: &'a NamespacedAddressableReference,
     ) -> BoxFuture<'a, Result<Option<AddressableLease>, DirectoryError>> {
-        Box::pin(async move {
-            let key = lease_key(key);
-            match self.store.get(&key).await? {
-                Some(value) => self.decode(&key, &value.bytes).map(Some),
-                None => Ok(None),
-            }
-        })
+        Box::pin(async move { self.store.read(&lease_key(key)).await })
     }
 
     fn compare_and_set<'a>(
@@ -291,20 +333,7 @@ impl AddressableDirectory for EtcdAddressableDirectory {
     ) -> BoxFuture<'a, Result<bool, DirectoryError>> {
         Box::pin(async move {
             let key = lease_key(key);
-            let current = self.store.get(&key).await?;
-            let revision = match (&current, expected) {
-                (None, None) => None,
-                (Some(current), Some(expected)) => match self.decode(&key, &current.bytes) {
-                    Ok(decoded) if &decoded == expected => Some(current.mod_revision),
-                    _ => return Ok(false),
-                },
-                _ => return Ok(false),
-            };
-            let value = new.map(|lease| {
-                let expires_at = lease.expires_at;
-                (pb::AddressableLeaseProto::from(lease).encode_to_vec(), expires_at)
-            });
-            let written = self.store.write_if_unchanged(&key, revision, value).await?;
+            let written = self.store.compare_and_set(&key, expected, new).await?;
             debug!(key = %key, written, "addressable lease compare-and-set");
             Ok(written)
         })
