@@ -269,34 +269,17 @@ impl Parts {
 
         if let (Some(listener), Some(settings)) = (metrics_listener, &config.metrics) {
             info!(port = settings.port, path = %settings.path, "metrics endpoint serving");
-            let (metrics, cluster, addressables, connections, health, remote) = (
-                metrics.clone(),
-                cluster.clone(),
-                addressables.clone(),
-                connections.clone(),
-                health.clone(),
-                remote.clone(),
-            );
+            let sources = Arc::new(ScrapeSources {
+                metrics: metrics.clone(),
+                cluster: cluster.clone(),
+                addressables: addressables.clone(),
+                connections: connections.clone(),
+                health: health.clone(),
+                remote: remote.clone(),
+            });
             let scrape = move || {
-                let (metrics, cluster, addressables, connections, health, remote) = (
-                    metrics.clone(),
-                    cluster.clone(),
-                    addressables.clone(),
-                    connections.clone(),
-                    health.clone(),
-                    remote.clone(),
-                );
-                async move {
-                    let gauges = Gauges {
-                        connected_clients: u64::try_from(connections.count()).unwrap_or(u64::MAX),
-                        connected_nodes: u64::try_from(remote.count()).unwrap_or(u64::MAX),
-                        // Every key of the store, as Kotlin counts (spec 8.5).
-                        node_count: cluster.directory().count().await.unwrap_or(0),
-                        addressable_count: addressables.directory().count().await.unwrap_or(0),
-                        passing_health_checks: health.passing_checks().await,
-                    };
-                    metrics.render(gauges)
-                }
+                let sources = sources.clone();
+                async move { sources.scrape().await }
             };
             tasks.spawn(metrics::serve(listener, settings.path.clone(), scrape, token.child_token()));
         }
@@ -347,6 +330,31 @@ impl Parts {
             };
         }
         Ok(())
+    }
+}
+
+/// What a metrics scrape reads.
+struct ScrapeSources {
+    metrics: Arc<Metrics>,
+    cluster: Arc<ClusterManager>,
+    addressables: Arc<AddressableManager>,
+    connections: Arc<Connections>,
+    health: Arc<service::health::HealthService>,
+    remote: Arc<RemoteNodes>,
+}
+
+impl ScrapeSources {
+    /// Reads the gauges and renders the scrape.
+    async fn scrape(&self) -> String {
+        let gauges = Gauges {
+            connected_clients: u64::try_from(self.connections.count()).unwrap_or(u64::MAX),
+            connected_nodes: u64::try_from(self.remote.count()).unwrap_or(u64::MAX),
+            // Every key of the store, as Kotlin counts (spec 8.5).
+            node_count: self.cluster.directory().count().await.unwrap_or(0),
+            addressable_count: self.addressables.directory().count().await.unwrap_or(0),
+            passing_health_checks: self.health.passing_checks().await,
+        };
+        self.metrics.render(gauges)
     }
 }
 
