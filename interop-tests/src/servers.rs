@@ -45,6 +45,8 @@ impl ServerKind {
 pub struct ServerProcess {
     /// The `host:port` clients dial.
     pub endpoint: String,
+    /// Kotlin or Rust.
+    pub kind: ServerKind,
     inner: Inner,
 }
 
@@ -98,7 +100,7 @@ impl ServerProcess {
                 let mut all = vec!["server", "--port", &port_text, "--url", &endpoint];
                 all.extend_from_slice(args);
                 let (process, _ready) = HarnessProcess::start(name, logs, &all).await?;
-                Ok(Self { endpoint, inner: Inner::Kotlin(process) })
+                Ok(Self { endpoint, kind, inner: Inner::Kotlin(process) })
             }
             ServerKind::Rust => {
                 let log = std::fs::File::create(logs.join(format!("{name}.log")))?;
@@ -114,7 +116,7 @@ impl ServerProcess {
                     .spawn()
                     .context("starting orbit-node")?;
                 wait_for_port(port, Duration::from_secs(30)).await?;
-                Ok(Self { endpoint, inner: Inner::Process(child) })
+                Ok(Self { endpoint, kind, inner: Inner::Process(child) })
             }
         }
     }
@@ -170,7 +172,7 @@ impl ServerProcess {
             .kill_on_drop(true)
             .spawn()
             .with_context(|| format!("starting the {} launcher", kind.name()))?;
-        let mut server = Self { endpoint, inner: Inner::Process(child) };
+        let mut server = Self { endpoint, kind, inner: Inner::Process(child) };
         server.wait_serving(READY_TIMEOUT).await.with_context(|| {
             format!("the {} launcher did not serve; see {}", kind.name(), logs.join(&log_name).display())
         })?;
