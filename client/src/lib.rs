@@ -31,10 +31,7 @@ use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use compat_proto::{
-    AddressableLease, AddressableReference, InvocationReason, Key, Message, MessageContent, MessageTarget, NodeId,
-    NodeInfo, pb,
-};
+use compat_proto::{AddressableLease, InvocationReason, Message, MessageContent, MessageTarget, NodeId, NodeInfo, pb};
 use thiserror::Error;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
@@ -44,6 +41,10 @@ use tokio_util::task::TaskTracker;
 use tonic::metadata::MetadataValue;
 use tonic::transport::{Channel, Endpoint};
 use tracing::{debug, info, warn};
+
+pub use compat_proto::{AddressableReference, Key};
+/// The attribute an `impl Actor` block needs (`#[orbit_client::async_trait]`).
+pub use tonic::async_trait;
 
 pub use self::actor::{Actor, ActorContext, ActorError, DeactivationReason, Invocation};
 pub use self::value::{FromJvm, IntoJvm};
@@ -137,12 +138,21 @@ impl ClientBuilder {
         self
     }
 
+    /// Returns the registered actor types (Kotlin interface names), sorted.
+    pub fn actor_types(&self) -> Vec<String> {
+        let mut types: Vec<String> = self.factories.keys().cloned().collect();
+        types.sort();
+        types
+    }
+
     /// Joins the cluster, opens the stream and starts the tick.
     pub async fn connect(self) -> Result<OrbitClient, ClientError> {
-        let uri = if self.config.endpoint.contains("://") {
-            self.config.endpoint.clone()
+        // Kotlin configurations name the server `dns:///host:port` (a grpc-java target).
+        let endpoint = self.config.endpoint.trim_start_matches("dns:///");
+        let uri = if endpoint.contains("://") {
+            endpoint.to_owned()
         } else {
-            format!("http://{}", self.config.endpoint.trim_start_matches("dns:///").trim_end_matches('/'))
+            format!("http://{}", endpoint.trim_end_matches('/'))
         };
         let channel = Endpoint::from_shared(uri.clone())
             .map_err(|_| ClientError::Endpoint(uri.clone()))?
@@ -268,13 +278,27 @@ impl OrbitClient {
         lock(&self.inner.actors).len()
     }
 
-    /// Calls `method` on `reference` and returns the raw answer.
+    /// Calls `method` on `reference` and returns the decoded answer.
     pub async fn invoke(
         &self,
         reference: &AddressableReference,
         method: &str,
         arguments: Vec<Argument>,
     ) -> Result<JvmValue, CallError> {
+        let data = self.invoke_encoded(reference, method, encode_arguments(&arguments)).await?;
+        decode_result(&data).map_err(|e| CallError::Decode(e.to_string()))
+    }
+
+    /// Calls `method` on `reference` with arguments already in the Jackson form a Kotlin
+    /// caller writes (`["[Lkotlin.Pair;",[...]]`), and returns the answer's JSON as the callee
+    /// wrote it. For callers that encode and decode themselves (the JVM bridge, with the same
+    /// Jackson configuration as Kotlin's orbit-client).
+    pub async fn invoke_encoded(
+        &self,
+        reference: &AddressableReference,
+        method: &str,
+        arguments: String,
+    ) -> Result<String, CallError> {
         if self.inner.token.is_cancelled() {
             return Err(CallError::NotConnected);
         }
@@ -286,7 +310,7 @@ impl OrbitClient {
             ..Message::new(MessageContent::InvocationRequest {
                 destination: reference.clone(),
                 method: method.to_owned(),
-                arguments: encode_arguments(&arguments),
+                arguments,
                 reason: InvocationReason::Invocation,
             })
         };
@@ -296,18 +320,17 @@ impl OrbitClient {
             self.send(request).await?;
             answered.await.map_err(|_| CallError::NotConnected)?
         };
-        let data = match tokio::time::timeout(limit, exchange).await {
-            Ok(Ok(data)) => data,
+        match tokio::time::timeout(limit, exchange).await {
+            Ok(Ok(data)) => Ok(data),
             Ok(Err(error)) => {
                 lock(&self.inner.pending).remove(&message_id);
-                return Err(error);
+                Err(error)
             }
             Err(_) => {
                 lock(&self.inner.pending).remove(&message_id);
-                return Err(CallError::Timeout(self.inner.config.message_timeout));
+                Err(CallError::Timeout(self.inner.config.message_timeout))
             }
-        };
-        decode_result(&data).map_err(|e| CallError::Decode(e.to_string()))
+        }
     }
 
     /// Stops gracefully, as Kotlin's `OrbitClient.stop` does: leave the cluster (DRAINING, so

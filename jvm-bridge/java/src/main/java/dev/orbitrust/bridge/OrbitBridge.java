@@ -1,0 +1,200 @@
+package dev.orbitrust.bridge;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Locale;
+
+/**
+ * Loads the native bridge library, once per process.
+ *
+ * <ul>
+ *   <li>{@link #loadLibrary(Path)}: a library of your own with Rust actors (built with {@code
+ *       orbit_jvm_bridge::export_actors!}); every {@link RustOrbitClient} then hosts them.
+ *   <li>{@link #load()}: the bridge's own library, for services that only call actors: from
+ *       {@code java.library.path} ({@code liborbit_jvm_bridge.so}) if it is there, otherwise
+ *       extracted from this jar into {@code orbit.bridge.nativeDir} (system property), {@code
+ *       ORBIT_BRIDGE_NATIVE_DIR} (environment), or {@code <java.io.tmpdir>/orbit-jvm-bridge-<user>}.
+ *       Choose the directory on hosts where the temporary directory is mounted {@code noexec}.
+ * </ul>
+ */
+public final class OrbitBridge {
+    /** The bridge's own library name, for {@code System.loadLibrary}. */
+    public static final String LIBRARY_NAME = "orbit_jvm_bridge";
+
+    private static final Object LOCK = new Object();
+    private static volatile String loadedFrom;
+
+    private OrbitBridge() {}
+
+    /** Loads the bridge's own library unless a bridge library is loaded already. */
+    public static void load() {
+        synchronized (LOCK) {
+            if (loadedFrom != null) {
+                return;
+            }
+            String platform = platform();
+            try {
+                System.loadLibrary(LIBRARY_NAME);
+                loaded("java.library.path (" + System.mapLibraryName(LIBRARY_NAME) + ")");
+                return;
+            } catch (UnsatisfiedLinkError notOnPath) {
+                // Not on java.library.path: use the copy inside the jar.
+            }
+            Path extracted = extract(platform);
+            loadFile(extracted);
+        }
+    }
+
+    /** Loads a bridge library of your own (with Rust actors) from {@code path}. */
+    public static void loadLibrary(Path path) {
+        synchronized (LOCK) {
+            Path absolute = path.toAbsolutePath().normalize();
+            if (loadedFrom != null) {
+                if (loadedFrom.equals(absolute.toString())) {
+                    return;
+                }
+                throw new IllegalStateException("the Orbit bridge is already loaded from " + loadedFrom
+                        + "; a process loads one bridge library (put all its Rust actors in one library)");
+            }
+            platform();
+            if (!Files.isRegularFile(absolute)) {
+                throw new UnsatisfiedLinkError("no Orbit bridge library at " + absolute);
+            }
+            loadFile(absolute);
+        }
+    }
+
+    /** Where the loaded library came from, or null if none is loaded. */
+    public static String loadedFrom() {
+        return loadedFrom;
+    }
+
+    /** The loaded library's bridge version. */
+    public static String version() {
+        return describe().path("version").asText();
+    }
+
+    /** The Rust actor types (Kotlin interface names) the loaded library hosts. */
+    public static List<String> actorTypes() {
+        List<String> types = new ArrayList<>();
+        describe().path("actorTypes").forEach(node -> types.add(node.asText()));
+        return types;
+    }
+
+    static void ensureLoaded() {
+        if (loadedFrom == null) {
+            load();
+        }
+    }
+
+    /** Makes a Rust panic inside the bridge, to check that it arrives as an {@link OrbitBridgeException}. */
+    public static void panicForDiagnostics(String message) {
+        ensureLoaded();
+        NativeBridge.panicForDiagnostics(message);
+    }
+
+    private static JsonNode describe() {
+        ensureLoaded();
+        try {
+            return new ObjectMapper().readTree(NativeBridge.describe());
+        } catch (IOException e) {
+            throw new OrbitBridgeException("unreadable bridge description", e);
+        }
+    }
+
+    private static void loadFile(Path file) {
+        try {
+            System.load(file.toString());
+        } catch (UnsatisfiedLinkError e) {
+            String reason = String.valueOf(e.getMessage());
+            String hint;
+            if (reason.contains("another classloader")) {
+                hint = "it is already loaded by another class loader of this JVM; a process can load the bridge"
+                        + " in one class loader only, so put orbit-jvm-bridge on a class loader the services share";
+            } else if (reason.contains("ELF") || reason.contains("wrong") || reason.contains("architecture")) {
+                hint = "it is not built for this platform (" + platform() + ")";
+            } else {
+                hint = "the system could not load it";
+            }
+            UnsatisfiedLinkError clear = new UnsatisfiedLinkError(
+                    "cannot load the Orbit bridge library " + file + ": " + hint + " (" + reason + ")");
+            clear.initCause(e);
+            throw clear;
+        }
+        try {
+            NativeBridge.describe();
+        } catch (UnsatisfiedLinkError e) {
+            UnsatisfiedLinkError clear = new UnsatisfiedLinkError("the library " + file
+                    + " has no Orbit bridge entry points (build it with orbit_jvm_bridge::export_actors!)");
+            clear.initCause(e);
+            throw clear;
+        }
+        loaded(file.toString());
+    }
+
+    private static void loaded(String from) {
+        loadedFrom = from;
+    }
+
+    /** The platform's directory name in the jar; other platforms have no native build. */
+    private static String platform() {
+        String os = System.getProperty("os.name", "").toLowerCase(Locale.ROOT);
+        String arch = System.getProperty("os.arch", "").toLowerCase(Locale.ROOT);
+        if (os.contains("linux") && (arch.equals("amd64") || arch.equals("x86_64"))) {
+            return "linux-x86_64";
+        }
+        throw new UnsatisfiedLinkError("the Orbit bridge has no native build for " + os + "/" + arch
+                + "; builds exist for linux-x86_64");
+    }
+
+    private static Path extract(String platform) {
+        String resource = "native/" + platform + "/" + System.mapLibraryName(LIBRARY_NAME);
+        byte[] bytes;
+        try (InputStream in = OrbitBridge.class.getResourceAsStream(resource)) {
+            if (in == null) {
+                throw new UnsatisfiedLinkError("no " + System.mapLibraryName(LIBRARY_NAME)
+                        + " on java.library.path and none in the jar (" + resource + ")");
+            }
+            bytes = in.readAllBytes();
+        } catch (IOException e) {
+            throw new UnsatisfiedLinkError("cannot read " + resource + " from the jar: " + e);
+        }
+        Path directory = extractDirectory();
+        try {
+            String hash = HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(bytes)).substring(0, 16);
+            Path target = directory.resolve("liborbit_jvm_bridge-" + hash + ".so");
+            if (Files.isRegularFile(target) && Files.size(target) == bytes.length) {
+                return target;
+            }
+            Files.createDirectories(directory);
+            Path partial = Files.createTempFile(directory, "liborbit_jvm_bridge-", ".partial");
+            Files.write(partial, bytes);
+            Files.move(partial, target, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+            return target;
+        } catch (IOException | NoSuchAlgorithmException e) {
+            throw new UnsatisfiedLinkError("cannot extract the Orbit bridge library into " + directory
+                    + " (set orbit.bridge.nativeDir or ORBIT_BRIDGE_NATIVE_DIR to a writable, executable directory): " + e);
+        }
+    }
+
+    private static Path extractDirectory() {
+        String configured = System.getProperty("orbit.bridge.nativeDir");
+        if (configured == null || configured.isBlank()) {
+            configured = System.getenv("ORBIT_BRIDGE_NATIVE_DIR");
+        }
+        if (configured != null && !configured.isBlank()) {
+            return Path.of(configured);
+        }
+        return Path.of(System.getProperty("java.io.tmpdir"), "orbit-jvm-bridge-" + System.getProperty("user.name", "user"));
+    }
+}
