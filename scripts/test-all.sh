@@ -3,7 +3,8 @@
 #
 # Phases: install, locate the Kotlin Orbit reference (no test runs without it), cargo fmt,
 # cargo clippy, Maven build and JVM tests (the Kotlin harness
-# and the JVM test that reads Rust-encoded bytes), golden-vector staleness, cargo tests
+# and the JVM test that reads Rust-encoded bytes), golden-vector staleness, the JVM bridge's
+# JUnit suites (also under -Xcheck:jni), cargo tests
 # (unit, codegen bootstrap, golden vectors, live Kotlin interop: single servers, etcd
 # directories, mixed Kotlin/Rust meshes, rolling replacement behind haproxy). Each phase prints its
 # duration; the first failure stops the run with a non-zero exit.
@@ -13,6 +14,7 @@ cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
 MVN=(mvn -B -q -f interop-tests/jvm/pom.xml)
+BRIDGE_MVN=(mvn -B -f jvm-bridge/java/pom.xml)
 HARNESS_JAR=interop-tests/jvm/target/orbit-harness.jar
 
 declare -a SUMMARY=()
@@ -111,16 +113,32 @@ locate_reference() {
   fi
   echo "Kotlin Orbit reference: $ORBIT_REFERENCE"
   MVN+=("-Dorbit.reference.url=file://$ORBIT_REFERENCE")
+  BRIDGE_MVN+=("-Dorbit.reference.url=file://$ORBIT_REFERENCE")
+}
+
+# The JVM bridge's JUnit suites (a real Kotlin server and client in the test JVM, orbit-node,
+# the Rust test actors), once normally and once under -Xcheck:jni; prints the test counts.
+bridge_tests() {
+  local log=target/jvm-bridge-tests.log
+  mkdir -p target
+  if "${BRIDGE_MVN[@]}" verify >"$log" 2>&1; then
+    grep -E "Tests run:.*in |^\[INFO\] Tests run:" "$log" || true
+  else
+    grep -E "Tests run:|FAIL|ERROR" "$log" | head -60
+    echo "(full Maven output: $log)"
+    return 1
+  fi
 }
 
 phase "install prerequisites" install_prerequisites
 phase "locate Kotlin reference" locate_reference
 phase "cargo fmt --check" cargo fmt --all --check
 phase "cargo clippy" cargo clippy --workspace --all-targets -- -D warnings
-phase "cargo build orbit-node" cargo build -p orbit-node
+phase "cargo build" cargo build -p orbit-node -p orbit-jvm-bridge-native -p orbit-jvm-bridge-test-actors
 
 phase "maven build + JVM tests" "${MVN[@]}" verify
 phase "golden vectors fresh" check_vectors_fresh
+phase "jvm bridge (JUnit)" bridge_tests
 phase "cargo test" cargo test --workspace -- --nocapture --test-threads=1
 
 echo

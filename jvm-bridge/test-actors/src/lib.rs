@@ -14,6 +14,9 @@ pub const INT32: &str = "dev.orbitrust.bridge.test.RustInt32Actor";
 pub const INT64: &str = "dev.orbitrust.bridge.test.RustInt64Actor";
 /// `ActorWithNoKey`.
 pub const SINGLETON: &str = "dev.orbitrust.bridge.test.RustSingleton";
+/// A greeter whose Kotlin interface sits in a package a Kotlin client scans: the trap of spec
+/// 5.8 (the Kotlin client advertises it without implementing it).
+pub const TRAPPED: &str = "dev.orbitrust.bridge.test.trap.TrappedGreeter";
 /// A Kotlin-hosted actor the greeter calls.
 pub const KOTLIN_GREETER: &str = "dev.orbitrust.bridge.test.kotlin.KotlinGreeter";
 
@@ -74,6 +77,7 @@ impl Actor for KeyEcho {
 
 orbit_jvm_bridge::export_actors!(|builder| builder
     .actor(GREETER, |_| Greeter::default())
+    .actor(TRAPPED, |_| Greeter::default())
     .actor(INT32, |_| KeyEcho)
     .actor(INT64, |_| KeyEcho)
     .actor(SINGLETON, |_| KeyEcho));

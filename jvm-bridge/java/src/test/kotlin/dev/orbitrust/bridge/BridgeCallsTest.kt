@@ -6,6 +6,7 @@ import dev.orbitrust.bridge.test.RustInt32Actor
 import dev.orbitrust.bridge.test.RustInt64Actor
 import dev.orbitrust.bridge.test.RustSingleton
 import dev.orbitrust.bridge.test.kotlin.KotlinGreeter
+import dev.orbitrust.bridge.test.trap.TrappedGreeter
 import java.util.concurrent.ExecutionException
 import java.util.concurrent.TimeUnit
 import kotlinx.coroutines.runBlocking
@@ -133,6 +134,31 @@ class BridgeCallsTest {
         val refused = assertThrows<IllegalStateException> { greeter.greet("Ed") }
         assertEquals("the Rust Orbit client is closed", refused.message)
         assertThrows<IllegalStateException> { client.nodeId() }
+    }
+
+    @ParameterizedTest
+    @EnumSource(ServerKind::class)
+    fun `an interface moved to Rust must leave the Kotlin client's scanned packages`(kind: ServerKind) {
+        val cluster = cluster(kind)
+        val proxies = cluster.kotlinCaller.actorFactory
+        // The trap: a Kotlin client scanning the interface's package advertises it, so the
+        // server places some of these actors on it, and they answer "No implementation found".
+        val scanning = cluster.kotlinClient("dev.orbitrust.bridge.test.trap")
+        val trapped = (0 until 24).map { i ->
+            runCatching { await { proxies.createProxy(TrappedGreeter::class.java, "trap-$kind-$i").greet("T").await() } }
+        }
+        runBlocking { scanning.stop().join() }
+        val missing = trapped.mapNotNull { it.exceptionOrNull()?.message }
+        assertTrue(missing.isNotEmpty(), "no call was placed on the Kotlin client that advertises TrappedGreeter")
+        assertTrue(
+            missing.all { it.contains("No implementation found for interface dev.orbitrust.bridge.test.trap.TrappedGreeter") },
+            missing.toString()
+        )
+        // The remedy: no Kotlin client scans that package; every call reaches the Rust actors.
+        val fixed = (0 until 24).map { i ->
+            await { proxies.createProxy(TrappedGreeter::class.java, "fixed-$kind-$i").greet("F").await() }
+        }
+        assertEquals((0 until 24).map { "Hello F, from Rust actor fixed-$kind-$it" }, fixed)
     }
 
     /** A value with its classes, so that Integer 1 and Long 1 differ. */

@@ -24,7 +24,8 @@ class BridgeErrorsTest {
         assertEquals(
             listOf(
                 "dev.orbitrust.bridge.test.RustGreeter", "dev.orbitrust.bridge.test.RustInt32Actor",
-                "dev.orbitrust.bridge.test.RustInt64Actor", "dev.orbitrust.bridge.test.RustSingleton"
+                "dev.orbitrust.bridge.test.RustInt64Actor", "dev.orbitrust.bridge.test.RustSingleton",
+                "dev.orbitrust.bridge.test.trap.TrappedGreeter"
             ),
             OrbitBridge.actorTypes()
         )
