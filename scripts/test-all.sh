@@ -4,7 +4,7 @@
 # Phases: install, locate the Kotlin Orbit reference (no test runs without it), cargo fmt,
 # cargo clippy, Maven build and JVM tests (the Kotlin harness
 # and the JVM test that reads Rust-encoded bytes), golden-vector staleness, the JVM bridge's
-# JUnit suites (also under -Xcheck:jni), cargo tests
+# JUnit suites (also under -Xcheck:jni), the Gradle example (gradle/), cargo tests
 # (unit, codegen bootstrap, golden vectors, live Kotlin interop: single servers, etcd
 # directories, mixed Kotlin/Rust meshes, rolling replacement behind haproxy). Each phase prints its
 # duration; the first failure stops the run with a non-zero exit.
@@ -44,6 +44,7 @@ install_prerequisites() {
   command -v etcd >/dev/null || missing+=(etcd-server)         # a real etcd for the directory and mesh tests
   command -v haproxy >/dev/null || missing+=(haproxy)          # the load balancer of the rolling-replacement test
   command -v curl >/dev/null || missing+=(curl)
+  command -v gradle >/dev/null || missing+=(gradle)            # the Gradle consumption example (gradle/)
   if [ ${#missing[@]} -gt 0 ]; then
     echo "installing: ${missing[*]}"
     apt-get update -qq
@@ -139,6 +140,7 @@ phase "cargo build" cargo build -p orbit-node -p orbit-jvm-bridge-native -p orbi
 phase "maven build + JVM tests" "${MVN[@]}" verify
 phase "golden vectors fresh" check_vectors_fresh
 phase "jvm bridge (JUnit)" bridge_tests
+phase "gradle example" bash gradle/run.sh
 phase "cargo test" cargo test --workspace -- --nocapture --test-threads=1
 
 echo
