@@ -24,6 +24,25 @@ async fn warm_up(caller: &mut orbit_interop_tests::jvm::HarnessProcess) -> anyho
     call_until_ok(caller, &ping, Duration::from_secs(120)).await.map(|_| ())
 }
 
+/// Runs a scenario; an all-Kotlin line-up (the reference) that fails is run once more, with
+/// the failure printed. Kotlin meshes occasionally fail on their own: a server that stays
+/// STARTING (spec 15.2 #2), or replies that never find their way back to a caller on the
+/// other server, so that every call times out (seen once at warm-up in K+K). A line-up with a
+/// Rust server gets no second chance.
+async fn with_reference_retry<T, F, Fut>(kinds: &[ServerKind], mut scenario: F) -> anyhow::Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<T>>,
+{
+    match scenario().await {
+        Err(error) if kinds.iter().all(|k| *k == Kotlin) => {
+            println!("{}: the all-Kotlin reference failed ({error:#}); running it once more", lineup_name(kinds));
+            scenario().await
+        }
+        outcome => outcome,
+    }
+}
+
 fn lineups() -> Vec<Vec<ServerKind>> {
     vec![vec![Kotlin, Kotlin], vec![Rust, Rust], vec![Kotlin, Rust], vec![Rust, Kotlin], vec![Kotlin, Rust, Kotlin]]
 }
@@ -175,7 +194,7 @@ async fn calls_cross_the_mesh_in_every_lineup() -> anyhow::Result<()> {
     let mut table = Vec::new();
     let mut reference: Option<BTreeMap<String, Value>> = None;
     for kinds in lineups() {
-        let answers = across_servers(&kinds, Host::Kotlin).await?;
+        let answers = with_reference_retry(&kinds, || across_servers(&kinds, Host::Kotlin)).await?;
         let ok = answers.values().filter(|a| a["ok"] == json!(true)).count();
         let baseline = reference.get_or_insert_with(|| answers.clone());
         let differences: Vec<String> = baseline
@@ -204,7 +223,7 @@ async fn calls_cross_the_mesh_in_every_lineup() -> anyhow::Result<()> {
 /// answers a Kotlin host gives in the K+K reference.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rust_hosts_answer_across_mixed_meshes() -> anyhow::Result<()> {
-    let reference = across_servers(&[Kotlin, Kotlin], Host::Kotlin).await?;
+    let reference = with_reference_retry(&[Kotlin, Kotlin], || across_servers(&[Kotlin, Kotlin], Host::Kotlin)).await?;
     for kinds in [vec![Kotlin, Rust], vec![Rust, Kotlin], vec![Kotlin, Rust, Kotlin]] {
         let answers = across_servers(&kinds, Host::Rust).await?;
         let differences: Vec<String> = reference
@@ -229,7 +248,7 @@ async fn rust_hosts_answer_across_mixed_meshes() -> anyhow::Result<()> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn actors_keep_their_state_whichever_server_routes_the_call() -> anyhow::Result<()> {
     for kinds in lineups() {
-        let seen = shared_state(&kinds).await?;
+        let seen = with_reference_retry(&kinds, || shared_state(&kinds)).await?;
         println!("| {} | {seen:?} |", lineup_name(&kinds));
         let mut expected = vec![json!(1); 10];
         expected.extend(vec![json!(2); 10]);
@@ -242,7 +261,7 @@ async fn actors_keep_their_state_whichever_server_routes_the_call() -> anyhow::R
 async fn actors_move_when_a_server_is_killed_or_leaves() -> anyhow::Result<()> {
     for kill in [true, false] {
         for kinds in lineups() {
-            let observed = server_goes_away(&kinds, kill).await?;
+            let observed = with_reference_retry(&kinds, || server_goes_away(&kinds, kill)).await?;
             println!("| {} | {} | {observed:?} |", if kill { "SIGKILL" } else { "SIGTERM" }, lineup_name(&kinds));
             assert_eq!(observed.before, vec![json!(1); 5], "{}", lineup_name(&kinds));
             assert_eq!(observed.after, vec![json!(1); 5], "{}: placed again with fresh state", lineup_name(&kinds));
