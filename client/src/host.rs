@@ -21,7 +21,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::AbortOnDropHandle;
 use tracing::{debug, warn};
 
-use super::{ActorFactory, OrbitClient, lock};
+use super::{ActorFactory, CallError, OrbitClient, lock};
 use crate::actor::{Actor, ActorContext, DeactivationReason, Invocation};
 use crate::codec::{decode_arguments, encode_result};
 
@@ -52,6 +52,21 @@ pub(crate) struct InboundCall {
     call: Invocation,
     /// Whether this call was already sent back to the server once (it is not sent twice).
     resent: bool,
+    /// Set for a call this client made to an actor it hosts itself: the answer goes here
+    /// instead of over the stream.
+    local: Option<oneshot::Sender<Result<String, CallError>>>,
+}
+
+impl InboundCall {
+    /// A call from this client to an actor it hosts (see [`OrbitClient::invoke_locally`]).
+    pub(crate) fn local(
+        message: Message,
+        caller: NodeId,
+        call: Invocation,
+        answer: oneshot::Sender<Result<String, CallError>>,
+    ) -> Self {
+        Self { message, caller, call, resent: false, local: Some(answer) }
+    }
 }
 
 impl OrbitClient {
@@ -78,10 +93,25 @@ impl OrbitClient {
                 return;
             }
         };
-        self.enqueue(reference, Box::new(InboundCall { message, caller, call, resent }));
+        self.enqueue(reference, Box::new(InboundCall { message, caller, call, resent, local: None }));
     }
 
-    fn enqueue(&self, reference: AddressableReference, inbound: Box<InboundCall>) {
+    /// Answers `inbound`: through the stream to its caller, or to the local caller.
+    async fn answer(&self, inbound: InboundCall, outcome: Result<String, String>) {
+        match inbound.local {
+            Some(local) => {
+                let _ = local.send(outcome.map_err(CallError::Remote));
+            }
+            None => self.reply(inbound.caller, inbound.message.message_id, outcome).await,
+        }
+    }
+
+    fn spawn_answer(&self, inbound: InboundCall, outcome: Result<String, String>) {
+        let client = self.clone();
+        self.inner.tasks.spawn(async move { client.answer(inbound, outcome).await });
+    }
+
+    pub(crate) fn enqueue(&self, reference: AddressableReference, inbound: Box<InboundCall>) {
         let mut actors = lock(&self.inner.actors);
         if let Some(slot) = actors.get(&reference) {
             match slot.mailbox.try_send(HostEvent::Invoke(inbound)) {
@@ -89,7 +119,7 @@ impl OrbitClient {
                 Err(mpsc::error::TrySendError::Full(HostEvent::Invoke(inbound))) => {
                     drop(actors);
                     let description = KotlinException::MailboxFull(reference).to_string();
-                    self.spawn_reply(inbound.caller, inbound.message.message_id, Err(description));
+                    self.spawn_answer(*inbound, Err(description));
                     return;
                 }
                 Err(mpsc::error::TrySendError::Closed(HostEvent::Invoke(inbound))) => {
@@ -108,7 +138,7 @@ impl OrbitClient {
         let Some(factory) = self.inner.factories.get(&reference.addressable_type).cloned() else {
             drop(actors);
             let description = KotlinException::ClassNotFound(reference.addressable_type.clone()).to_string();
-            self.spawn_reply(inbound.caller, inbound.message.message_id, Err(description));
+            self.spawn_answer(*inbound, Err(description));
             return;
         };
         let (mailbox, events) = mpsc::channel(MAILBOX_CAPACITY);
@@ -125,7 +155,17 @@ impl OrbitClient {
     /// server avoids this node (as Kotlin does); otherwise as a plain invocation, which the
     /// server may place here again. A call already sent back once is answered with an error.
     fn resend(&self, inbound: Box<InboundCall>) {
-        let InboundCall { mut message, caller, resent, .. } = *inbound;
+        let InboundCall { mut message, caller, resent, local, .. } = *inbound;
+        if let Some(local) = local {
+            // Our own call: it goes to the server like any other call of ours.
+            let client = self.clone();
+            self.inner.tasks.spawn(async move {
+                if let MessageContent::InvocationRequest { destination, method, arguments, .. } = message.content {
+                    let _ = local.send(client.invoke_remotely(&destination, &method, arguments).await);
+                }
+            });
+            return;
+        }
         if resent {
             let description =
                 KotlinException::CouldNotRenewLease(destination_of(&message).unwrap_or_else(unknown_reference))
@@ -280,7 +320,11 @@ impl OrbitClient {
     ) -> CallEnd {
         let reference = &context.reference;
         let call_context = context.clone();
-        let InboundCall { message, caller, call, .. } = inbound;
+        let mut inbound = inbound;
+        let call = Invocation {
+            method: std::mem::take(&mut inbound.call.method),
+            arguments: std::mem::take(&mut inbound.call.arguments),
+        };
         let running = AbortOnDropHandle::new(tokio::spawn(async move {
             let outcome = actor.invoke(&call_context, call).await;
             (actor, outcome)
@@ -290,20 +334,20 @@ impl OrbitClient {
             () = force_stop.cancelled() => {
                 // Stuck past the deactivation timeout: the call is aborted.
                 let description = KotlinException::DeactivatedWhileRunning(reference.clone()).to_string();
-                self.reply(caller, message.message_id, Err(description)).await;
+                self.answer(inbound, Err(description)).await;
                 return CallEnd::Aborted;
             }
         };
         match ran {
             Ok((returned, outcome)) => {
                 let outcome = outcome.map(|value| encode_result(&value)).map_err(|e| e.to_string());
-                self.reply(caller, message.message_id, outcome).await;
+                self.answer(inbound, outcome).await;
                 CallEnd::Done(returned)
             }
             Err(panic) => {
                 let description = panic_description(reference, "a call", &panic);
                 warn!(%reference, %description, "actor panicked; deactivating it");
-                self.reply(caller, message.message_id, Err(description)).await;
+                self.answer(inbound, Err(description)).await;
                 CallEnd::Panicked
             }
         }
@@ -356,9 +400,7 @@ impl OrbitClient {
         events.close();
         while let Some(event) = events.recv().await {
             match event {
-                HostEvent::Invoke(inbound) => {
-                    self.reply(inbound.caller, inbound.message.message_id, Err(description.clone())).await;
-                }
+                HostEvent::Invoke(inbound) => self.answer(*inbound, Err(description.clone())).await,
                 HostEvent::Deactivate(_, done) => {
                     let _ = done.send(());
                 }

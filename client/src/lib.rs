@@ -293,7 +293,65 @@ impl OrbitClient {
     /// caller writes (`["[Lkotlin.Pair;",[...]]`), and returns the answer's JSON as the callee
     /// wrote it. For callers that encode and decode themselves (the JVM bridge, with the same
     /// Jackson configuration as Kotlin's orbit-client).
+    ///
+    /// A call to an actor this client hosts and has active goes straight to its mailbox,
+    /// without the round trip through the server (the server placed it here and its lease is
+    /// held); everything else goes through the server, as Kotlin's orbit-client sends every
+    /// call.
     pub async fn invoke_encoded(
+        &self,
+        reference: &AddressableReference,
+        method: &str,
+        arguments: String,
+    ) -> Result<String, CallError> {
+        if self.inner.token.is_cancelled() {
+            return Err(CallError::NotConnected);
+        }
+        if lock(&self.inner.actors).contains_key(reference) {
+            return self.invoke_locally(reference, method, arguments).await;
+        }
+        self.invoke_remotely(reference, method, arguments).await
+    }
+
+    /// Runs a call on an actor hosted here, under the same timeout as a remote call. If the
+    /// actor is gone by the time the call is queued, the host sends it to the server.
+    async fn invoke_locally(
+        &self,
+        reference: &AddressableReference,
+        method: &str,
+        arguments: String,
+    ) -> Result<String, CallError> {
+        let Some(caller) = self.node_id() else { return Err(CallError::NotConnected) };
+        let call = match codec::decode_arguments(&arguments) {
+            Ok(decoded) => Invocation { method: method.to_owned(), arguments: decoded },
+            Err(error) => {
+                return Err(CallError::Remote(
+                    compat_proto::render::KotlinException::UndecodableArguments(error.to_string()).to_string(),
+                ));
+            }
+        };
+        let message = Message {
+            message_id: self.inner.next_message_id.fetch_add(1, Ordering::Relaxed),
+            source: Some(caller.clone()),
+            ..Message::new(MessageContent::InvocationRequest {
+                destination: reference.clone(),
+                method: method.to_owned(),
+                arguments,
+                reason: InvocationReason::Invocation,
+            })
+        };
+        let (answer, answered) = oneshot::channel();
+        self.enqueue(reference.clone(), Box::new(host::InboundCall::local(message, caller, call, answer)));
+        let limit = self.inner.config.message_timeout + self.inner.config.tick_rate;
+        match tokio::time::timeout(limit, answered).await {
+            Ok(Ok(outcome)) => outcome,
+            Ok(Err(_)) => Err(CallError::NotConnected),
+            Err(_) => Err(CallError::Timeout(self.inner.config.message_timeout)),
+        }
+    }
+
+    /// Sends a call through the server and waits for its answer.
+    pub(crate) async fn invoke_remotely(
         &self,
         reference: &AddressableReference,
         method: &str,

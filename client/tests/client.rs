@@ -270,3 +270,38 @@ async fn no_second_instance_while_one_deactivates_and_stop_ends_stuck_calls() {
     caller.stop().await;
     drop(node);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_calls_the_actors_it_hosts_in_process() {
+    let node = TestNode::start().await;
+    let (host, _deactivations) = counter_host(config(&node.endpoint())).await;
+    let counter = host.actor(COUNTER, Key::String("own".into()));
+    // Not active yet: the call goes through the server, which places the actor here.
+    assert_eq!(counter.call::<i32>("increment", vec![]).await, Ok(1));
+    assert_eq!(host.active_actor_count(), 1);
+
+    // Active here: calls go straight to its mailbox, still one at a time.
+    let calls: Vec<_> = (0..50)
+        .map(|_| {
+            let counter = counter.clone();
+            tokio::spawn(async move { counter.call::<i32>("increment", vec![]).await })
+        })
+        .collect();
+    let mut results = Vec::new();
+    for call in calls {
+        results.push(call.await.expect("task").expect("call"));
+    }
+    results.sort_unstable();
+    assert_eq!(results, (2..=51).collect::<Vec<_>>());
+    let error = counter.call::<String>("fail", vec!["nope".into_argument()]).await.expect_err("fails");
+    assert_eq!(
+        error,
+        CallError::Remote("java.lang.IllegalArgumentException: nope".into()),
+        "the text a remote caller gets"
+    );
+
+    // With the server gone, the in-process call still reaches the active actor.
+    node.stop().await.expect("node stops");
+    assert_eq!(counter.call::<i32>("increment", vec![]).await, Ok(52));
+    host.stop().await;
+}

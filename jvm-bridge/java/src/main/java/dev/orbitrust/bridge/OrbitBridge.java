@@ -146,15 +146,19 @@ public final class OrbitBridge {
         loadedFrom = from;
     }
 
-    /** The platform's directory name in the jar; other platforms have no native build. */
-    private static String platform() {
+    /**
+     * The platform's directory name in the jars: {@code linux-x86_64} (glibc, in the main jar and
+     * the {@code linux-x86_64} classifier jar) or {@code linux-x86_64-musl} (Alpine-style
+     * systems, in the {@code linux-x86_64-musl} classifier jar). Other platforms have no build.
+     */
+    static String platform() {
         String os = System.getProperty("os.name", "").toLowerCase(Locale.ROOT);
         String arch = System.getProperty("os.arch", "").toLowerCase(Locale.ROOT);
         if (os.contains("linux") && (arch.equals("amd64") || arch.equals("x86_64"))) {
-            return "linux-x86_64";
+            return Files.exists(Path.of("/lib/ld-musl-x86_64.so.1")) ? "linux-x86_64-musl" : "linux-x86_64";
         }
         throw new UnsatisfiedLinkError("the Orbit bridge has no native build for " + os + "/" + arch
-                + "; builds exist for linux-x86_64");
+                + "; builds exist for linux-x86_64 (glibc) and linux-x86_64-musl");
     }
 
     private static Path extract(String platform) {
@@ -163,7 +167,8 @@ public final class OrbitBridge {
         try (InputStream in = OrbitBridge.class.getResourceAsStream(resource)) {
             if (in == null) {
                 throw new UnsatisfiedLinkError("no " + System.mapLibraryName(LIBRARY_NAME)
-                        + " on java.library.path and none in the jar (" + resource + ")");
+                        + " on java.library.path and none on the class path (" + resource + "); add the "
+                        + "dev.orbitrust:orbit-jvm-bridge:" + platform + " classifier jar");
             }
             bytes = in.readAllBytes();
         } catch (IOException e) {
@@ -172,7 +177,7 @@ public final class OrbitBridge {
         Path directory = extractDirectory();
         try {
             String hash = HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(bytes)).substring(0, 16);
-            Path target = directory.resolve("liborbit_jvm_bridge-" + hash + ".so");
+            Path target = directory.resolve("liborbit_jvm_bridge-" + platform + "-" + hash + ".so");
             if (Files.isRegularFile(target) && Files.size(target) == bytes.length) {
                 return target;
             }

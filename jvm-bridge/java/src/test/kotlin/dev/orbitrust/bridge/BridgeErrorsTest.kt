@@ -93,6 +93,29 @@ class BridgeErrorsTest {
     }
 
     @Test
+    fun `the jar's own library is extracted into the configured directory and loads`() {
+        val directory = Files.createTempDirectory("orbit-bridge-native")
+        val classes = OrbitBridge::class.java.protectionDomain.codeSource.location
+        System.setProperty("orbit.bridge.nativeDir", directory.toString())
+        try {
+            // A class loader of its own: this test JVM already holds the test-actors library.
+            URLClassLoader(arrayOf(classes), ClassLoader.getPlatformClassLoader()).use { loader ->
+                val bridge = loader.loadClass(OrbitBridge::class.java.name)
+                bridge.getMethod("load").invoke(null)
+                val from = bridge.getMethod("loadedFrom").invoke(null) as String
+                assertTrue(from.startsWith("$directory/liborbit_jvm_bridge-linux-x86_64-"), from)
+                val describe = loader.loadClass(NativeBridge::class.java.name).getDeclaredMethod("describe")
+                describe.isAccessible = true
+                val description = describe.invoke(null) as String
+                assertTrue(description.contains("\"actorTypes\":[]"), description)
+                assertTrue(description.contains("\"version\":\"0.1.0\""), description)
+            }
+        } finally {
+            System.clearProperty("orbit.bridge.nativeDir")
+        }
+    }
+
+    @Test
     fun `missing, foreign and doubly loaded libraries are clear UnsatisfiedLinkErrors`() {
         val library = Path.of(System.getProperty("bridge.test.library"))
         // A class loader of its own, as a second web application in one container would have.
