@@ -10,8 +10,8 @@
 #
 #   scripts/build-jvm-bridge-natives.sh [--release]
 #
-# Installs what is missing: zig (PyPI package ziglang), cargo-zigbuild (crates.io), the Rust
-# musl target (rustup). Outputs:
+# Installs what is missing: zig and cargo-zigbuild (their PyPI packages `ziglang` and
+# `cargo-zigbuild`, prebuilt), the Rust musl target (rustup). Outputs:
 #   target/x86_64-unknown-linux-gnu/<profile>/liborbit_jvm_bridge.so
 #   target/x86_64-unknown-linux-musl/<profile>/liborbit_jvm_bridge.so
 set -euo pipefail
@@ -20,13 +20,13 @@ profile=debug
 flags=()
 if [ "${1:-}" = --release ]; then profile=release; flags=(--release); fi
 
-if ! python3 -m ziglang version >/dev/null 2>&1; then
-  python3 -m pip install --quiet ziglang
+missing=()
+python3 -m ziglang version >/dev/null 2>&1 || missing+=(ziglang)
+command -v cargo-zigbuild >/dev/null || missing+=(cargo-zigbuild)
+if [ ${#missing[@]} -gt 0 ]; then
+  python3 -m pip install --quiet --root-user-action=ignore "${missing[@]}"
 fi
 # cargo-zigbuild finds zig through `python3 -m ziglang` when no zig is on PATH.
-if ! command -v cargo-zigbuild >/dev/null; then
-  cargo install --quiet --locked cargo-zigbuild
-fi
 rustup target list --installed | grep -q '^x86_64-unknown-linux-musl$' || rustup target add x86_64-unknown-linux-musl
 
 cargo zigbuild "${flags[@]}" -p orbit-jvm-bridge-native --target x86_64-unknown-linux-gnu.2.17
@@ -46,5 +46,21 @@ needed=$(readelf -d "$musl" | grep NEEDED | grep -o '\[.*\]' | tr '\n' ' ')
 echo "musl build: $musl ($(du -h "$musl" | cut -f1)); needs: $needed"
 if objdump -T "$musl" | grep -q GLIBC_; then
   echo "the musl build references glibc symbols" >&2
+  exit 1
+fi
+
+# The musl build must load with musl's own dynamic loader (Debian's musl and musl-tools), and
+# the glibc build must not (it needs glibc's loader): a check that the two are what they say.
+if command -v musl-gcc >/dev/null; then
+  checker=target/musl-load-check
+  musl-gcc -O2 -o "$checker" jvm-bridge/native/musl-check/load.c
+  echo "musl loader, musl build: $("$checker" "$musl")"
+  if glibc_under_musl=$("$checker" "$gnu"); then
+    echo "the glibc build loaded under musl: $glibc_under_musl" >&2
+    exit 1
+  fi
+  echo "musl loader, glibc build: refused as expected ($glibc_under_musl)"
+else
+  echo "musl-gcc not installed (Debian musl-tools): the musl load check did not run" >&2
   exit 1
 fi

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Installs the JVM bridge (dev.orbitrust:orbit-jvm-bridge) into a local Maven repository, with
-# its native library built by cargo inside the jar.
+# Installs the JVM bridge (dev.orbitrust:orbit-jvm-bridge) into a local Maven repository: the
+# main jar with the glibc build of the native library (linked against glibc 2.17), and the
+# classifier jars linux-x86_64 (the same) and linux-x86_64-musl, built by
+# scripts/build-jvm-bridge-natives.sh.
 #
 #   scripts/install-jvm-bridge.sh [--debug] [--repo DIR]
 #
@@ -22,11 +24,13 @@ while [ $# -gt 0 ]; do
   shift
 done
 if [ "$profile" = release ]; then
-  cargo build --release -p orbit-jvm-bridge-native
+  bash scripts/build-jvm-bridge-natives.sh --release
 else
-  cargo build -p orbit-jvm-bridge-native
+  bash scripts/build-jvm-bridge-natives.sh
 fi
-args=(-B -q -f jvm-bridge/java/pom.xml install -Dmaven.test.skip=true "-Dnative.dir=$(pwd)/target/$profile")
+args=(-B -q -f jvm-bridge/java/pom.xml install -Dmaven.test.skip=true
+  "-Dnative.dir=$(pwd)/target/x86_64-unknown-linux-gnu/$profile"
+  "-Dnative.musl.dir=$(pwd)/target/x86_64-unknown-linux-musl/$profile")
 [ -n "$repo" ] && args+=("-Dmaven.repo.local=$repo")
 mvn "${args[@]}"
 echo "installed dev.orbitrust:orbit-jvm-bridge:0.1.0 (native library: $profile build) into ${repo:-$HOME/.m2/repository}"

@@ -45,6 +45,8 @@ install_prerequisites() {
   command -v haproxy >/dev/null || missing+=(haproxy)          # the load balancer of the rolling-replacement test
   command -v curl >/dev/null || missing+=(curl)
   command -v gradle >/dev/null || missing+=(gradle)            # the Gradle consumption example (gradle/)
+  command -v musl-gcc >/dev/null || missing+=(musl-tools)      # loads the bridge's musl build with musl's loader
+  command -v unzip >/dev/null || missing+=(unzip)
   if [ ${#missing[@]} -gt 0 ]; then
     echo "installing: ${missing[*]}"
     apt-get update -qq
@@ -118,12 +120,19 @@ locate_reference() {
 }
 
 # The JVM bridge's JUnit suites (a real Kotlin server and client in the test JVM, orbit-node,
-# the Rust test actors), once normally and once under -Xcheck:jni; prints the test counts.
+# the Rust test actors), once normally and once under -Xcheck:jni; prints the test counts and
+# the jars with their native libraries. The main jar carries the glibc 2.17 build made by
+# scripts/build-jvm-bridge-natives.sh (one test loads it from the jar's classes).
 bridge_tests() {
   local log=target/jvm-bridge-tests.log
   mkdir -p target
-  if "${BRIDGE_MVN[@]}" verify >"$log" 2>&1; then
+  if "${BRIDGE_MVN[@]}" verify "-Dnative.dir=$ROOT/target/x86_64-unknown-linux-gnu/debug" \
+      "-Dnative.musl.dir=$ROOT/target/x86_64-unknown-linux-musl/debug" >"$log" 2>&1; then
     grep -E "Tests run:.*in |^\[INFO\] Tests run:" "$log" || true
+    local jar
+    for jar in jvm-bridge/java/target/orbit-jvm-bridge-0.1.0*.jar; do
+      echo "$jar: $(unzip -l "$jar" | grep -c '\.class$') classes; native: $(unzip -l "$jar" | awk '/\.so$/ {print $4 " (" $1 " bytes)"}' | tr '\n' ' ')"
+    done
   else
     grep -E "Tests run:|FAIL|ERROR" "$log" | head -60
     echo "(full Maven output: $log)"
@@ -139,6 +148,7 @@ phase "cargo build" cargo build -p orbit-node -p orbit-jvm-bridge-native -p orbi
 
 phase "maven build + JVM tests" "${MVN[@]}" verify
 phase "golden vectors fresh" check_vectors_fresh
+phase "bridge native builds" bash scripts/build-jvm-bridge-natives.sh
 phase "jvm bridge (JUnit)" bridge_tests
 phase "gradle example" bash gradle/run.sh
 phase "cargo test" cargo test --workspace -- --nocapture --test-threads=1

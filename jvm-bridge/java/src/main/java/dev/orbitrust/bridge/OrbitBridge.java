@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
@@ -13,6 +14,7 @@ import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Locale;
+import java.util.stream.Stream;
 
 /**
  * Loads the native bridge library, once per process.
@@ -155,10 +157,23 @@ public final class OrbitBridge {
         String os = System.getProperty("os.name", "").toLowerCase(Locale.ROOT);
         String arch = System.getProperty("os.arch", "").toLowerCase(Locale.ROOT);
         if (os.contains("linux") && (arch.equals("amd64") || arch.equals("x86_64"))) {
-            return Files.exists(Path.of("/lib/ld-musl-x86_64.so.1")) ? "linux-x86_64-musl" : "linux-x86_64";
+            return runningOnMusl() ? "linux-x86_64-musl" : "linux-x86_64";
         }
         throw new UnsatisfiedLinkError("the Orbit bridge has no native build for " + os + "/" + arch
                 + "; builds exist for linux-x86_64 (glibc) and linux-x86_64-musl");
+    }
+
+    /**
+     * Whether this JVM runs on musl: its own memory map names musl's loader. (A glibc system
+     * may have musl installed beside it, so the loader's file alone says nothing.)
+     */
+    private static boolean runningOnMusl() {
+        try (Stream<String> maps = Files.lines(Path.of("/proc/self/maps"))) {
+            return maps.anyMatch(line -> line.contains("/ld-musl-") || line.contains("/libc.musl-"));
+        } catch (IOException | UncheckedIOException e) {
+            return Files.exists(Path.of("/lib/ld-musl-x86_64.so.1"))
+                    && !Files.exists(Path.of("/lib64/ld-linux-x86-64.so.2"));
+        }
     }
 
     private static Path extract(String platform) {
