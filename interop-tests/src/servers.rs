@@ -205,6 +205,14 @@ impl ServerProcess {
         }
     }
 
+    /// Returns whether the server process has exited (orbit-node and launched servers only).
+    pub fn has_exited(&mut self) -> anyhow::Result<bool> {
+        match &mut self.inner {
+            Inner::Kotlin(_) => bail!("the harness server does not report its exit"),
+            Inner::Process(child) => Ok(child.try_wait()?.is_some()),
+        }
+    }
+
     /// Kills the server at once (SIGKILL), as a crash would.
     pub async fn kill(&mut self) -> anyhow::Result<()> {
         match &mut self.inner {
