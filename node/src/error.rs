@@ -109,15 +109,19 @@ pub enum NodeError {
         /// The operating system's reason.
         source: std::io::Error,
     },
-    /// The node could not register itself in the node directory.
-    #[error("cannot register this server in the node directory: {0}")]
-    Register(String),
+    /// The node could not register itself in the node directory (it was stopped while it
+    /// still retried).
+    #[error("cannot register this server in the node directory")]
+    Register(#[source] crate::mesh::cluster::ClusterError),
     /// A configured directory could not be opened.
     #[error("cannot open the directory")]
     Directory(#[source] crate::mesh::DirectoryError),
     /// The gRPC server failed while serving.
-    #[error("grpc server failed: {0}")]
-    Serve(String),
+    #[error("grpc server failed")]
+    Serve(#[source] tonic::transport::Error),
+    /// The gRPC server's task ended without a result (it panicked or was cancelled).
+    #[error("the grpc server stopped unexpectedly")]
+    ServerGone,
 }
 
 #[cfg(test)]

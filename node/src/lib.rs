@@ -170,7 +170,7 @@ async fn register(
             Err(error) => {
                 warn!(error = %error_chain(&error), "cannot register this server in the node directory; retrying in 1 s");
                 tokio::select! {
-                    () = &mut *shutdown => return Err(NodeError::Register(error.to_string())),
+                    () = &mut *shutdown => return Err(NodeError::Register(error)),
                     () = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
                 }
             }
@@ -259,7 +259,7 @@ impl Parts {
                 warn!(error = %error, "grpc server failed");
             }
             serve_failed.cancel(); // A node without its server stops.
-            outcome.map_err(|e| NodeError::Serve(e.to_string()))
+            outcome.map_err(NodeError::Serve)
         });
 
         if let Err(error) = cluster.update_node(&local, |info| info.status = NodeStatus::Active).await {
@@ -326,7 +326,7 @@ impl Parts {
         if aborted {
             return match server_task.await {
                 Ok(Err(error)) => Err(error),
-                _ => Err(NodeError::Serve("the grpc server stopped unexpectedly".to_owned())),
+                _ => Err(NodeError::ServerGone),
             };
         }
         Ok(())
