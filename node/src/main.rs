@@ -1,9 +1,12 @@
-//! `orbit-node`: parses configuration, sets up tracing, runs the node until SIGTERM or
-//! SIGINT, and maps errors to exit codes (64: bad configuration, 1: runtime failure).
+//! `orbit-node`: parses the command line and configuration, sets up tracing, runs the node
+//! until SIGTERM or SIGINT (or checks the configuration), and maps errors to exit codes (64:
+//! bad command line or configuration, 1: runtime failure).
 
 use std::process::ExitCode;
 
-use orbit_node::config::{Config, ProcessEnv};
+use clap::Parser as _;
+use orbit_node::config::cli::{Cli, Command};
+use orbit_node::config::{Config, ProcessEnv, check};
 use tracing::error;
 
 fn main() -> ExitCode {
@@ -16,12 +19,23 @@ fn main() -> ExitCode {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
 
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let config = match Config::from_env(&ProcessEnv, &args) {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // --help and --version print to stdout and succeed; anything else is a usage error.
+            let _ = e.print();
+            return if e.use_stderr() { ExitCode::from(64) } else { ExitCode::SUCCESS };
+        }
+    };
+    let config = match Config::from_flags(&ProcessEnv, &cli.flags) {
         Ok(config) => config,
         Err(e) => {
-            error!(error = %e, "invalid configuration");
-            eprintln!("orbit-node: {e}");
+            if matches!(cli.command, Some(Command::CheckConfig)) {
+                println!("configuration error: {e}");
+            } else {
+                error!(error = %e, "invalid configuration");
+                eprintln!("orbit-node: {e}");
+            }
             return ExitCode::from(64);
         }
     };
@@ -32,6 +46,9 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if matches!(cli.command, Some(Command::CheckConfig)) {
+        return runtime.block_on(check_config(&config));
+    }
     // Signal handlers are installed before anything binds, so an early SIGTERM is a clean stop.
     let shutdown = match runtime.block_on(async { ShutdownSignal::install() }) {
         Ok(shutdown) => shutdown,
@@ -47,6 +64,31 @@ fn main() -> ExitCode {
             eprintln!("orbit-node: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Prints the effective configuration and the checks; exit 64 if start-up would fail.
+async fn check_config(config: &Config) -> ExitCode {
+    println!("orbit-node {}: effective configuration", orbit_node::config::cli::VERSION);
+    for (setting, value) in check::describe(config) {
+        println!("  {setting:<24} {value}");
+    }
+    println!("checks:");
+    let checks = check::check(config).await;
+    for check in &checks {
+        let verdict = match (check.passed, check.fatal) {
+            (true, _) => "ok     ",
+            (false, true) => "ERROR  ",
+            (false, false) => "warning",
+        };
+        println!("  {verdict} {:<22} {}", check.field, check.finding);
+    }
+    if checks.iter().any(|c| c.fatal && !c.passed) {
+        println!("the node would not start");
+        ExitCode::from(64)
+    } else {
+        println!("the node would start");
+        ExitCode::SUCCESS
     }
 }
 

@@ -58,3 +58,69 @@ fn sigterm_stops_the_node_gracefully() {
     let stopped = stderr.find("stopped").expect("logs the stop");
     assert!(draining < stopped, "{stderr}");
 }
+
+fn orbit_node(args: &[&str], env: &[(&str, &str)]) -> (Option<i32>, String, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_orbit-node"))
+        .args(args)
+        .env_remove("ORBIT_SETTINGS")
+        .env_remove("ORBIT_SETTINGS_RAW")
+        .envs(env.iter().copied())
+        .env("ORBIT_LOG", "off")
+        .output()
+        .expect("runs");
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn help_version_and_bad_flags() {
+    let (code, help, _) = orbit_node(&["--help"], &[]);
+    assert_eq!(code, Some(0));
+    for needle in
+        ["--port <PORT>", "[env: ORBIT_PORT]", "[env: ORBIT_METRICS_PORT]", "check-config", "ORBIT_SETTINGS_RAW"]
+    {
+        assert!(help.contains(needle), "--help lacks {needle}:\n{help}");
+    }
+    let (code, version, _) = orbit_node(&["--version"], &[]);
+    assert_eq!(code, Some(0));
+    assert!(version.starts_with("orbit-node 0.1.0 (commit "), "{version}");
+    let (code, _, error) = orbit_node(&["--prot", "5"], &[]);
+    assert_eq!(code, Some(64));
+    assert!(error.contains("unexpected argument '--prot'") && error.contains("'--port'"), "{error}");
+    let (code, _, error) = orbit_node(&["--port", "70000"], &[]);
+    assert_eq!(code, Some(64));
+    assert!(error.contains("invalid --port"), "{error}");
+}
+
+#[test]
+fn check_config_prints_the_effective_configuration_or_the_problem() {
+    let port = free_port().to_string();
+    let settings = format!(r#"{{"serverInfo": {{"port": {port}, "url": "${{ORBIT_URL:-rust-1:{port}}}"}}}}"#);
+    let (code, out, _) =
+        orbit_node(&["check-config", "--metrics-port", "off"], &[("ORBIT_SETTINGS_RAW", settings.as_str())]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains(&format!("0.0.0.0:{port} is free")), "{out}");
+    assert!(out.contains(&format!("advertised url           rust-1:{port}")), "{out}");
+    assert!(out.contains("the node would start"), "{out}");
+
+    let (code, out, _) = orbit_node(&["check-config"], &[("ORBIT_SETTINGS_RAW", r#"{"serverInfo": {"port": "x"}}"#)]);
+    assert_eq!(code, Some(64));
+    assert!(out.contains("configuration error: invalid serverInfo.port"), "{out}");
+
+    // A taken port is an error; an etcd that does not answer is a warning (the node waits).
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("binds");
+    let taken_port = taken.local_addr().expect("bound").port().to_string();
+    let (code, out, _) =
+        orbit_node(&["check-config", "--listen", "127.0.0.1", "--port", &taken_port, "--metrics-port", "off"], &[]);
+    assert_eq!(code, Some(64), "{out}");
+    assert!(out.contains("ERROR   gRPC port") && out.contains("the node would not start"), "{out}");
+    let (code, out, _) = orbit_node(
+        &["check-config", "--metrics-port", "off", "--port", &port, "--etcd-node-url", "http://127.0.0.1:1"],
+        &[],
+    );
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("warning node directory") && out.contains("does not answer"), "{out}");
+}

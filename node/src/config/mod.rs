@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
+use clap::Parser as _;
 use serde_json::Value;
 use thiserror::Error;
 
@@ -19,6 +20,8 @@ use self::settings::{
 };
 use crate::clock::LeaseDuration;
 
+pub mod check;
+pub mod cli;
 pub mod settings;
 
 /// Kotlin's default gRPC port.
@@ -66,6 +69,9 @@ pub enum ConfigError {
         /// Why it was rejected.
         reason: String,
     },
+    /// The command line could not be parsed (clap's message, with its suggestions).
+    #[error("{0}")]
+    CommandLine(String),
     /// A settings field this node does not know (Kotlin's launcher rejects them too).
     #[error("unknown settings field {0}")]
     UnknownField(String),
@@ -151,6 +157,13 @@ impl Config {
     /// Returns the configuration from `env` and the command-line `args` (without the
     /// program name).
     pub fn from_env(env: &impl EnvSource, args: &[String]) -> Result<Config, ConfigError> {
+        let command_line = std::iter::once("orbit-node".to_owned()).chain(args.iter().cloned());
+        let cli = cli::Cli::try_parse_from(command_line).map_err(|e| ConfigError::CommandLine(e.to_string()))?;
+        Self::from_flags(env, &cli.flags)
+    }
+
+    /// Returns the configuration from `env` and parsed command-line `flags`.
+    pub fn from_flags(env: &impl EnvSource, flags: &cli::Flags) -> Result<Config, ConfigError> {
         let mut config = Config::default();
         let mut port: Option<u16> = None;
         let mut url: Option<String> = None;
@@ -174,43 +187,39 @@ impl Config {
             config.shutdown_grace_period = Duration::from_secs(parse_u64("ORBIT_SHUTDOWN_GRACE_SECONDS", &value)?);
         }
 
-        let mut args = args.iter();
-        while let Some(flag) = args.next() {
-            let mut value = |name: &str| args.next().cloned().ok_or_else(|| invalid(name, "needs a value"));
-            match flag.as_str() {
-                "--port" => port = Some(parse_port("--port", &value("--port")?)?),
-                "--url" => url = Some(value("--url")?),
-                "--listen" => config.listen.set_ip(parse_ip("--listen", &value("--listen")?)?),
-                "--node-lease-seconds" => {
-                    config.node_lease = lease("--node-lease-seconds", &value("--node-lease-seconds")?)?;
-                }
-                "--addressable-lease-seconds" => {
-                    config.addressable_lease =
-                        lease("--addressable-lease-seconds", &value("--addressable-lease-seconds")?)?;
-                }
-                "--tick-millis" => {
-                    let millis = parse_u64("--tick-millis", &value("--tick-millis")?)?;
-                    if millis == 0 {
-                        return Err(invalid("--tick-millis", "must be positive"));
-                    }
-                    config.tick_rate = Duration::from_millis(millis);
-                }
-                "--etcd-node-url" => {
-                    config.node_directory = etcd_url("--etcd-node-url", value("--etcd-node-url")?)?;
-                }
-                "--etcd-addressable-url" => {
-                    config.addressable_directory =
-                        etcd_url("--etcd-addressable-url", value("--etcd-addressable-url")?)?;
-                }
-                "--metrics-port" => {
-                    config.metrics = parse_metrics_port("--metrics-port", &value("--metrics-port")?, config.metrics)?;
-                }
-                "--shutdown-grace-seconds" => {
-                    let seconds = parse_u64("--shutdown-grace-seconds", &value("--shutdown-grace-seconds")?)?;
-                    config.shutdown_grace_period = Duration::from_secs(seconds);
-                }
-                other => return Err(invalid(other, "unknown flag")),
+        if let Some(value) = &flags.port {
+            port = Some(parse_port("--port", value)?);
+        }
+        if let Some(value) = &flags.url {
+            url = Some(value.clone());
+        }
+        if let Some(value) = &flags.listen {
+            config.listen.set_ip(parse_ip("--listen", value)?);
+        }
+        if let Some(value) = &flags.node_lease_seconds {
+            config.node_lease = lease("--node-lease-seconds", value)?;
+        }
+        if let Some(value) = &flags.addressable_lease_seconds {
+            config.addressable_lease = lease("--addressable-lease-seconds", value)?;
+        }
+        if let Some(value) = &flags.tick_millis {
+            let millis = parse_u64("--tick-millis", value)?;
+            if millis == 0 {
+                return Err(invalid("--tick-millis", "must be positive"));
             }
+            config.tick_rate = Duration::from_millis(millis);
+        }
+        if let Some(value) = &flags.etcd_node_url {
+            config.node_directory = etcd_url("--etcd-node-url", value.clone())?;
+        }
+        if let Some(value) = &flags.etcd_addressable_url {
+            config.addressable_directory = etcd_url("--etcd-addressable-url", value.clone())?;
+        }
+        if let Some(value) = &flags.metrics_port {
+            config.metrics = parse_metrics_port("--metrics-port", value, config.metrics)?;
+        }
+        if let Some(value) = &flags.shutdown_grace_seconds {
+            config.shutdown_grace_period = Duration::from_secs(parse_u64("--shutdown-grace-seconds", value)?);
         }
 
         let port = port.unwrap_or(DEFAULT_PORT);
@@ -518,8 +527,9 @@ mod tests {
                 vec![],
                 "invalid nodeDirectory.url",
             ),
-            (env(&[]), vec!["--port"], "invalid --port"),
-            (env(&[]), vec!["--bogus"], "invalid --bogus"),
+            (env(&[]), vec!["--port", "x"], "invalid --port"),
+            (env(&[]), vec!["--port"], "error: a value is required for '--port <PORT>'"),
+            (env(&[]), vec!["--bogus"], "error: unexpected argument '--bogus'"),
         ];
         for (e, args, expected) in cases {
             let args: Vec<String> = args.into_iter().map(str::to_owned).collect();
