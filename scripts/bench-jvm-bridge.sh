@@ -6,7 +6,9 @@
 #
 # Usage: scripts/bench-jvm-bridge.sh
 # Environment: BENCH_SERVER [rust] (rust = orbit-node release build, kotlin = the real Kotlin
-# server in the benchmark's JVM), BENCH_SECONDS [10], BENCH_SOAK [1000000] calls.
+# server in the benchmark's JVM), BENCH_SECONDS [10], BENCH_SOAK [1000000] calls,
+# BENCH_EXECUTOR [bridge] (common: the bridge client hands every answer to
+# ForkJoinPool.commonPool(), as callbackExecutor(...) does, instead of completing on its own threads).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -18,6 +20,7 @@ mvn=(mvn -B -q -f jvm-bridge/java/pom.xml "-Dorbit.reference.url=file://$(cd "$r
 cp=jvm-bridge/java/target/test-classes:jvm-bridge/java/target/classes:$(cat jvm-bridge/java/target/bench.classpath)
 java -Xmx512m -cp "$cp" \
   -Dbench.server="${BENCH_SERVER:-rust}" -Dbench.seconds="${BENCH_SECONDS:-10}" -Dbench.soak="${BENCH_SOAK:-1000000}" \
+  -Dbench.executor="${BENCH_EXECUTOR:-bridge}" \
   -Dbridge.test.library="$ROOT/target/release/liborbit_bridge_test_actors.so" \
   -Dorbit.node.binary="$ROOT/target/release/orbit-node" \
   dev.orbitrust.bridge.BridgeBenchKt

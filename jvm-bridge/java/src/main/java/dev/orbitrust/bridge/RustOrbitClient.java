@@ -17,6 +17,7 @@ import java.util.concurrent.atomic.AtomicLong;
  */
 public final class RustOrbitClient implements AutoCloseable {
     private final AtomicLong handle;
+    /** Where answers are decoded and futures completed; null: on the bridge's threads. */
     private final Executor callbacks;
 
     private RustOrbitClient(long handle, Executor callbacks) {
@@ -54,7 +55,9 @@ public final class RustOrbitClient implements AutoCloseable {
         NativeFuture answer = new NativeFuture();
         NativeBridge.call(
                 liveHandle(), interfaceName, key.kind, key.string, key.number, method, payload, answer);
-        return answer.thenApplyAsync(Payloads::decodeResult, callbacks);
+        return callbacks == null
+                ? answer.thenApply(Payloads::decodeResult)
+                : answer.thenApplyAsync(Payloads::decodeResult, callbacks);
     }
 
     /**

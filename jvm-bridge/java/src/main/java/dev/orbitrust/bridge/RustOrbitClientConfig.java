@@ -3,13 +3,12 @@ package dev.orbitrust.bridge;
 import java.time.Duration;
 import java.util.Objects;
 import java.util.concurrent.Executor;
-import java.util.concurrent.ForkJoinPool;
 
 /**
  * How a {@link RustOrbitClient} joins a cluster: the fields of Kotlin's {@code
  * OrbitClientConfig} that apply (endpoint, namespace, tick, message timeout, addressable TTL,
- * deactivation timeout, join attempts), with Kotlin's defaults, plus the executor that runs
- * callers' continuations.
+ * deactivation timeout, join attempts), with Kotlin's defaults, plus where callers'
+ * continuations run.
  */
 public final class RustOrbitClientConfig {
     final String grpcEndpoint;
@@ -59,7 +58,7 @@ public final class RustOrbitClientConfig {
         private Duration addressableTTL = Duration.ofMinutes(10);
         private Duration deactivationTimeout = Duration.ofSeconds(10);
         private int joinAttempts = 60;
-        private Executor callbackExecutor = ForkJoinPool.commonPool();
+        private Executor callbackExecutor = null;
 
         private Builder(String grpcEndpoint, String namespace) {
             this.grpcEndpoint = Objects.requireNonNull(grpcEndpoint, "grpcEndpoint");
@@ -95,7 +94,14 @@ public final class RustOrbitClientConfig {
             return this;
         }
 
-        /** Where continuations of the returned futures run; never the native threads. */
+        /**
+         * Where the answers are decoded and the returned futures completed, so where their
+         * non-async continuations run. By default that is the bridge's own threads (no hand-off:
+         * a call's latency is then about a Kotlin client's); continuations attached with {@code
+         * thenApply}, {@code thenAccept}... must then not block, as with any Netty-based
+         * client. Give an executor (e.g. {@code ForkJoinPool.commonPool()}) when they may block;
+         * each answer then crosses to it.
+         */
         public Builder callbackExecutor(Executor value) {
             callbackExecutor = Objects.requireNonNull(value, "callbackExecutor");
             return this;

@@ -65,7 +65,11 @@ class Cluster(val kind: ServerKind) : AutoCloseable {
         kotlinHost = kotlinClient(KOTLIN_ACTORS)
         kotlinCaller = kotlinClient(NO_ACTORS)
         loadTestLibrary()
-        bridge = RustOrbitClient.start(RustOrbitClientConfig.builder(endpoint, namespace).build())
+        val config = RustOrbitClientConfig.builder(endpoint, namespace)
+        // The benchmark's choice: answers handed to the common pool instead of completed on the
+        // bridge's threads (the default).
+        if (System.getProperty("bench.executor") == "common") config.callbackExecutor(java.util.concurrent.ForkJoinPool.commonPool())
+        bridge = RustOrbitClient.start(config.build())
     }
 
     fun kotlinClient(scan: String): OrbitClient {
