@@ -24,7 +24,13 @@ missing=()
 python3 -m ziglang version >/dev/null 2>&1 || missing+=(ziglang)
 command -v cargo-zigbuild >/dev/null || missing+=(cargo-zigbuild)
 if [ ${#missing[@]} -gt 0 ]; then
-  python3 -m pip install --quiet --root-user-action=ignore "${missing[@]}"
+  # (Debian's own python3 refuses installs outside a virtual environment: PEP 668.)
+  python3 -m pip install --quiet --root-user-action=ignore "${missing[@]}" \
+    || python3 -m pip install --quiet --root-user-action=ignore --break-system-packages "${missing[@]}"
+  # pip puts cargo-zigbuild in the interpreter's scripts directory, which need not be on PATH
+  # (pyenv shows it only after a rehash).
+  PATH="$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))'):$PATH"
+  export PATH
 fi
 # cargo-zigbuild finds zig through `python3 -m ziglang` when no zig is on PATH.
 rustup target list --installed | grep -q '^x86_64-unknown-linux-musl$' || rustup target add x86_64-unknown-linux-musl

@@ -9,7 +9,8 @@
 //! while it deactivates; calls that arrive meanwhile go back to the server, which places them
 //! again, and their answers are forwarded to the original callers.
 
-use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 
 use compat_proto::render::KotlinException;
 use compat_proto::{
@@ -42,6 +43,19 @@ pub(crate) enum HostEvent {
 pub(crate) struct ActorSlot {
     pub(crate) mailbox: mpsc::Sender<HostEvent>,
     pub(crate) force_stop: CancellationToken,
+    /// When the actor's addressable lease runs out (Unix ms; 0 until it is activated).
+    pub(crate) lease_expires_at: Arc<AtomicI64>,
+}
+
+impl ActorSlot {
+    /// Whether calls from this client may go straight to the mailbox: the actor is active
+    /// here and its lease is valid for at least `margin` more (the server would route the
+    /// call here too).
+    pub(crate) fn holds_lease_for(&self, margin: std::time::Duration) -> bool {
+        let margin = i64::try_from(margin.as_millis()).unwrap_or(i64::MAX);
+        self.lease_expires_at.load(Ordering::Acquire)
+            > compat_proto::Timestamp::now().as_millis().saturating_add(margin)
+    }
 }
 
 /// A call received for a hosted actor.
@@ -144,10 +158,16 @@ impl OrbitClient {
         let (mailbox, events) = mpsc::channel(MAILBOX_CAPACITY);
         let _ = mailbox.try_send(HostEvent::Invoke(inbound));
         let force_stop = self.inner.token.child_token();
-        actors.insert(reference.clone(), ActorSlot { mailbox, force_stop: force_stop.clone() });
+        let lease_expires_at = Arc::new(AtomicI64::new(0));
+        actors.insert(
+            reference.clone(),
+            ActorSlot { mailbox, force_stop: force_stop.clone(), lease_expires_at: lease_expires_at.clone() },
+        );
         drop(actors);
         let client = self.clone();
-        self.inner.tasks.spawn(async move { client.supervise(reference, factory, events, force_stop).await });
+        self.inner
+            .tasks
+            .spawn(async move { client.supervise(reference, factory, events, force_stop, lease_expires_at).await });
     }
 
     /// Sends a call this client will not run back to the server to be placed again and
@@ -224,10 +244,14 @@ impl OrbitClient {
         factory: ActorFactory,
         mut events: mpsc::Receiver<HostEvent>,
         force_stop: CancellationToken,
+        lease_expires_at: Arc<AtomicI64>,
     ) {
         let context = ActorContext { reference: reference.clone(), client: self.clone() };
         let (mut actor, mut lease) = match self.activate(&context, factory).await {
-            Activation::Ready(actor, lease) => (actor, lease),
+            Activation::Ready(actor, lease) => {
+                lease_expires_at.store(lease.expires_at.as_millis(), Ordering::Release);
+                (actor, lease)
+            }
             Activation::NotOwner(description) => {
                 // Not the owner (the lease moved or was abandoned): the server places again.
                 debug!(%reference, %description, "not the owner of this actor; sending its calls back");
@@ -272,7 +296,10 @@ impl OrbitClient {
                     }
                     if lease.renew_at.is_before(compat_proto::Timestamp::now()) {
                         match self.renew_addressable_lease(&reference).await {
-                            Ok(renewed) => lease = renewed,
+                            Ok(renewed) => {
+                                lease_expires_at.store(renewed.expires_at.as_millis(), Ordering::Release);
+                                lease = renewed;
+                            }
                             Err(description) => {
                                 warn!(%reference, %description, "addressable lease renewal failed");
                                 return self

@@ -112,6 +112,9 @@ pub enum CallError {
     Decode(String),
 }
 
+/// How much of an actor's lease must remain for a call from its own host to skip the server.
+pub const LOCAL_LEASE_MARGIN: Duration = Duration::from_secs(2);
+
 type ActorFactory = Arc<dyn Fn(&AddressableReference) -> Box<dyn Actor> + Send + Sync>;
 
 /// Registers actor types and connects.
@@ -294,10 +297,10 @@ impl OrbitClient {
     /// wrote it. For callers that encode and decode themselves (the JVM bridge, with the same
     /// Jackson configuration as Kotlin's orbit-client).
     ///
-    /// A call to an actor this client hosts and has active goes straight to its mailbox,
-    /// without the round trip through the server (the server placed it here and its lease is
-    /// held); everything else goes through the server, as Kotlin's orbit-client sends every
-    /// call.
+    /// A call to an actor this client hosts and has active, with at least
+    /// [`LOCAL_LEASE_MARGIN`] left on its lease, goes straight to its mailbox without the round
+    /// trip through the server (which would route it here); everything else goes through the
+    /// server, as Kotlin's orbit-client sends every call.
     pub async fn invoke_encoded(
         &self,
         reference: &AddressableReference,
@@ -307,7 +310,9 @@ impl OrbitClient {
         if self.inner.token.is_cancelled() {
             return Err(CallError::NotConnected);
         }
-        if lock(&self.inner.actors).contains_key(reference) {
+        let local =
+            lock(&self.inner.actors).get(reference).is_some_and(|slot| slot.holds_lease_for(LOCAL_LEASE_MARGIN));
+        if local {
             return self.invoke_locally(reference, method, arguments).await;
         }
         self.invoke_remotely(reference, method, arguments).await

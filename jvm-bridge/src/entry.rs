@@ -102,8 +102,7 @@ pub fn start<'local>(mut env: JNIEnv<'local>, config: JString<'local>, register:
         let text = read_string(env, &config, "config")?;
         let config = BridgeConfig::parse(&text).map_err(|message| Thrown::new(ILLEGAL_ARGUMENT, message))?;
         let builder = register(ClientBuilder::new(config.client_config()));
-        let client = runtime()?
-            .block_on(builder.connect())
+        let client = run_blocking(runtime()?, builder.connect())?
             .map_err(|e| Thrown::bridge(format!("cannot start the Rust Orbit client: {e}")))?;
         let handle = registry::insert(client);
         debug!(handle, endpoint = %config.grpc_endpoint, "bridge client started");
@@ -154,10 +153,32 @@ pub fn node_id(mut env: JNIEnv<'_>, handle: jlong) -> jstring {
 /// Stops the client gracefully (its actors deactivate) and forgets the handle.
 pub fn close(mut env: JNIEnv<'_>, handle: jlong) {
     guarded(&mut env, (), |_env| {
-        let client = registry::remove(handle).ok_or_else(|| Thrown::closed(handle))?;
-        runtime()?.block_on(client.stop());
+        let client = registry::get(handle).ok_or_else(|| Thrown::closed(handle))?;
+        run_blocking(runtime()?, client.stop())?;
+        registry::remove(handle);
         debug!(handle, "bridge client stopped");
         Ok(())
+    })
+}
+
+/// Runs `work` to completion for a Java thread that waits for it. A Java thread normally is
+/// no runtime thread; but a continuation the bridge completes runs on one, and blocking a
+/// runtime thread on the runtime would panic, so from there the work runs on a helper thread.
+fn run_blocking<F>(runtime: &Runtime, work: F) -> Result<F::Output, Thrown>
+where
+    F: std::future::Future + Send,
+    F::Output: Send,
+{
+    if tokio::runtime::Handle::try_current().is_err() {
+        return Ok(runtime.block_on(work));
+    }
+    std::thread::scope(|scope| {
+        std::thread::Builder::new()
+            .name("orbit-bridge-blocking".to_owned())
+            .spawn_scoped(scope, || runtime.block_on(work))
+            .map_err(|e| Thrown::bridge(format!("cannot start a helper thread: {e}")))?
+            .join()
+            .map_err(|panic| Thrown::bridge(format!("panic in the Rust bridge: {}", panic_text(panic.as_ref()))))
     })
 }
 
@@ -181,6 +202,15 @@ struct Completion {
 impl Completion {
     fn finish(mut self, outcome: Result<String, CallError>) {
         if let Some(future) = self.future.take() {
+            let outcome = outcome.map_err(|error| {
+                let kind = match &error {
+                    CallError::Remote(_) => failure::REMOTE,
+                    CallError::Timeout(_) => failure::TIMEOUT,
+                    CallError::NotConnected => failure::NOT_CONNECTED,
+                    CallError::Decode(_) => failure::BRIDGE,
+                };
+                (kind, error.to_string())
+            });
             deliver(&self.vm, &future, outcome);
         }
     }
@@ -190,13 +220,14 @@ impl Drop for Completion {
     fn drop(&mut self) {
         if let Some(future) = self.future.take() {
             let message = "the Rust Orbit client dropped the call (it was stopping or failed)".to_owned();
-            deliver(&self.vm, &future, Err(CallError::Decode(message)));
+            deliver(&self.vm, &future, Err((failure::BRIDGE, message)));
         }
     }
 }
 
-/// Completes `future` with the outcome: `completeJson(String)` or `fail(int, String)`.
-fn deliver(vm: &JavaVM, future: &GlobalRef, outcome: Result<String, CallError>) {
+/// Completes `future` with the outcome: `completeJson(String)`, or `fail(int, String)` with
+/// a failure kind and message.
+fn deliver(vm: &JavaVM, future: &GlobalRef, outcome: Result<String, (i32, String)>) {
     let mut env = match vm.attach_current_thread_as_daemon() {
         Ok(env) => env,
         Err(e) => {
@@ -211,14 +242,8 @@ fn deliver(vm: &JavaVM, future: &GlobalRef, outcome: Result<String, CallError>) 
                 let json = env.new_string(json)?;
                 env.call_method(future.as_obj(), "completeJson", "(Ljava/lang/String;)V", &[JValue::Object(&json)])?;
             }
-            Err(call_error) => {
-                let kind = match &call_error {
-                    CallError::Remote(_) => failure::REMOTE,
-                    CallError::Timeout(_) => failure::TIMEOUT,
-                    CallError::NotConnected => failure::NOT_CONNECTED,
-                    CallError::Decode(_) => failure::BRIDGE,
-                };
-                let message = env.new_string(call_error.to_string())?;
+            Err((kind, message)) => {
+                let message = env.new_string(message)?;
                 env.call_method(
                     future.as_obj(),
                     "fail",

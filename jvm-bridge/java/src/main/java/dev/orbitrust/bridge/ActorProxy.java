@@ -19,7 +19,11 @@ final class ActorProxy implements InvocationHandler {
     }
 
     @Override
-    public Object invoke(Object proxy, Method method, Object[] args) {
+    public Object invoke(Object proxy, Method method, Object[] args) throws Throwable {
+        if (method.isDefault()) {
+            // A default method is the interface's own code, not a call to the actor.
+            return InvocationHandler.invokeDefault(proxy, method, args);
+        }
         if (method.getDeclaringClass() == Object.class) {
             switch (method.getName()) {
                 case "equals":
@@ -30,6 +34,11 @@ final class ActorProxy implements InvocationHandler {
                     return "RustOrbitClient proxy of " + type.getName() + " " + key;
             }
         }
+        Class<?>[] parameters = method.getParameterTypes();
+        if (parameters.length > 0 && parameters[parameters.length - 1].getName().equals("kotlin.coroutines.Continuation")) {
+            throw new UnsupportedOperationException(type.getName() + "." + method.getName()
+                    + " is a suspend function; Orbit actor methods return Deferred (use RustOrbitClient.invoke to suspend)");
+        }
         Class<?> returns = method.getReturnType();
         boolean deferred = Deferred.class.isAssignableFrom(returns);
         if (!deferred && !returns.isAssignableFrom(CompletableFuture.class)) {
@@ -39,7 +48,7 @@ final class ActorProxy implements InvocationHandler {
         }
         Object[] values = args == null ? new Object[0] : args;
         CompletableFuture<Object> answer =
-                client.call(type.getName(), key, method.getName(), method.getParameterTypes(), values);
+                client.call(type.getName(), key, method.getName(), parameters, values);
         return deferred ? FutureKt.asDeferred(answer) : answer;
     }
 }

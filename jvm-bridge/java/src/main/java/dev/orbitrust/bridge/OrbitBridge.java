@@ -5,15 +5,21 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
+import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.nio.file.attribute.PosixFilePermission;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Locale;
+import java.util.Set;
 import java.util.stream.Stream;
 
 /**
@@ -45,12 +51,17 @@ public final class OrbitBridge {
                 return;
             }
             String platform = platform();
+            boolean onPath;
             try {
                 System.loadLibrary(LIBRARY_NAME);
+                onPath = true;
+            } catch (UnsatisfiedLinkError notOnPath) {
+                onPath = false; // Not on java.library.path: use the copy inside the jar.
+            }
+            if (onPath) {
+                checkEntryPoints("java.library.path (" + System.mapLibraryName(LIBRARY_NAME) + ")");
                 loaded("java.library.path (" + System.mapLibraryName(LIBRARY_NAME) + ")");
                 return;
-            } catch (UnsatisfiedLinkError notOnPath) {
-                // Not on java.library.path: use the copy inside the jar.
             }
             Path extracted = extract(platform);
             loadFile(extracted);
@@ -133,15 +144,19 @@ public final class OrbitBridge {
             clear.initCause(e);
             throw clear;
         }
+        checkEntryPoints(file.toString());
+        loaded(file.toString());
+    }
+
+    private static void checkEntryPoints(String from) {
         try {
             NativeBridge.describe();
         } catch (UnsatisfiedLinkError e) {
-            UnsatisfiedLinkError clear = new UnsatisfiedLinkError("the library " + file
+            UnsatisfiedLinkError clear = new UnsatisfiedLinkError("the library " + from
                     + " has no Orbit bridge entry points (build it with orbit_jvm_bridge::export_actors!)");
             clear.initCause(e);
             throw clear;
         }
-        loaded(file.toString());
     }
 
     private static void loaded(String from) {
@@ -191,12 +206,13 @@ public final class OrbitBridge {
         }
         Path directory = extractDirectory();
         try {
-            String hash = HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(bytes)).substring(0, 16);
-            Path target = directory.resolve("liborbit_jvm_bridge-" + platform + "-" + hash + ".so");
-            if (Files.isRegularFile(target) && Files.size(target) == bytes.length) {
+            String hash = HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(bytes));
+            Path target = directory.resolve("liborbit_jvm_bridge-" + platform + "-" + hash.substring(0, 16) + ".so");
+            // Reused only if its content is ours: the name is predictable, the file might not be.
+            if (Files.isRegularFile(target, LinkOption.NOFOLLOW_LINKS)
+                    && Arrays.equals(Files.readAllBytes(target), bytes)) {
                 return target;
             }
-            Files.createDirectories(directory);
             Path partial = Files.createTempFile(directory, "liborbit_jvm_bridge-", ".partial");
             Files.write(partial, bytes);
             Files.move(partial, target, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
@@ -207,14 +223,38 @@ public final class OrbitBridge {
         }
     }
 
+    /**
+     * The configured directory, or {@code <java.io.tmpdir>/orbit-jvm-bridge-<user>} created
+     * private (0700). A shared directory of that name that this user does not own, or that
+     * others may write, is not used: a fresh private temporary directory is.
+     */
     private static Path extractDirectory() {
         String configured = System.getProperty("orbit.bridge.nativeDir");
         if (configured == null || configured.isBlank()) {
             configured = System.getenv("ORBIT_BRIDGE_NATIVE_DIR");
         }
-        if (configured != null && !configured.isBlank()) {
-            return Path.of(configured);
+        try {
+            if (configured != null && !configured.isBlank()) {
+                return Files.createDirectories(Path.of(configured));
+            }
+            String user = System.getProperty("user.name", "user");
+            Path directory = Path.of(System.getProperty("java.io.tmpdir"), "orbit-jvm-bridge-" + user);
+            Set<PosixFilePermission> owner = PosixFilePermissions.fromString("rwx------");
+            if (!Files.exists(directory, LinkOption.NOFOLLOW_LINKS)) {
+                try {
+                    Files.createDirectory(directory, PosixFilePermissions.asFileAttribute(owner));
+                } catch (FileAlreadyExistsException raced) {
+                    // Created meanwhile: checked below like any existing directory.
+                }
+            }
+            boolean private_ = Files.isDirectory(directory, LinkOption.NOFOLLOW_LINKS)
+                    && Files.getOwner(directory, LinkOption.NOFOLLOW_LINKS).getName().equals(user)
+                    && Files.getPosixFilePermissions(directory, LinkOption.NOFOLLOW_LINKS).stream()
+                            .noneMatch(p -> p == PosixFilePermission.GROUP_WRITE || p == PosixFilePermission.OTHERS_WRITE);
+            return private_ ? directory : Files.createTempDirectory("orbit-jvm-bridge-");
+        } catch (IOException | UnsupportedOperationException e) {
+            throw new UnsatisfiedLinkError("cannot prepare a directory for the Orbit bridge library"
+                    + " (set orbit.bridge.nativeDir or ORBIT_BRIDGE_NATIVE_DIR): " + e);
         }
-        return Path.of(System.getProperty("java.io.tmpdir"), "orbit-jvm-bridge-" + System.getProperty("user.name", "user"));
     }
 }

@@ -3,6 +3,7 @@ package dev.orbitrust.bridge;
 import java.lang.reflect.Proxy;
 import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.Executor;
 import java.util.concurrent.atomic.AtomicLong;
 
@@ -55,9 +56,18 @@ public final class RustOrbitClient implements AutoCloseable {
         NativeFuture answer = new NativeFuture();
         NativeBridge.call(
                 liveHandle(), interfaceName, key.kind, key.string, key.number, method, payload, answer);
-        return callbacks == null
-                ? answer.thenApply(Payloads::decodeResult)
-                : answer.thenApplyAsync(Payloads::decodeResult, callbacks);
+        if (callbacks == null) {
+            return answer.thenApply(Payloads::decodeResult);
+        }
+        // handleAsync, not thenApplyAsync: a failed call must cross to the executor too.
+        return answer.handleAsync((json, failure) -> {
+            if (failure != null) {
+                throw failure instanceof CompletionException
+                        ? (CompletionException) failure
+                        : new CompletionException(failure);
+            }
+            return Payloads.decodeResult(json);
+        }, callbacks);
     }
 
     /**
@@ -104,7 +114,11 @@ public final class RustOrbitClient implements AutoCloseable {
         return handle.get() == 0;
     }
 
-    /** Leaves the cluster: hosted actors deactivate, calls still waiting fail. Idempotent. */
+    /**
+     * Leaves the cluster: hosted actors deactivate, calls still waiting fail. Idempotent. A
+     * client that is never closed stays in the cluster until the JVM exits (its node lease
+     * then runs out); close it, e.g. with try-with-resources or a shutdown hook.
+     */
     @Override
     public void close() {
         long current = handle.getAndSet(0);

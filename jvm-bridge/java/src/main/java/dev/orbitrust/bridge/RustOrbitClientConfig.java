@@ -113,8 +113,8 @@ public final class RustOrbitClientConfig {
 
         private static Duration positive(Duration value, String name) {
             Objects.requireNonNull(value, name);
-            if (value.isNegative() || value.isZero()) {
-                throw new IllegalArgumentException(name + " must be positive, not " + value);
+            if (value.toMillis() < 1) {
+                throw new IllegalArgumentException(name + " must be at least 1 ms, not " + value);
             }
             return value;
         }

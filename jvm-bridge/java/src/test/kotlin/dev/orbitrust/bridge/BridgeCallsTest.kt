@@ -138,6 +138,32 @@ class BridgeCallsTest {
 
     @ParameterizedTest
     @EnumSource(ServerKind::class)
+    fun `answers and failures reach the callback executor, and a continuation may close the client`(kind: ServerKind) {
+        val cluster = cluster(kind)
+        val executor = java.util.concurrent.Executors.newSingleThreadExecutor { Thread(it, "bridge-callbacks") }
+        val config = RustOrbitClientConfig.builder(cluster.endpoint, cluster.namespace).callbackExecutor(executor).build()
+        RustOrbitClient.start(config).use { client ->
+            val greeter = ActorKey.of("executor-$kind")
+            val name = KotlinGreeter::class.java.name
+            val answered = client.call(name, greeter, "greet", "Ex").handle { _, _ -> Thread.currentThread().name }
+            assertEquals("bridge-callbacks", answered.get(20, TimeUnit.SECONDS))
+            val failed = client.call(name, greeter, "missing").handle { _, error -> Thread.currentThread().name + " " + error }
+            val failure = failed.get(20, TimeUnit.SECONDS)
+            assertTrue(failure.startsWith("bridge-callbacks ") && failure.contains("RemoteException"), failure)
+        }
+        executor.shutdown()
+
+        // By default continuations run on the bridge's threads; closing from one must work.
+        val client = RustOrbitClient.start(RustOrbitClientConfig.builder(cluster.endpoint, cluster.namespace).build())
+        val closed = client.call(KotlinGreeter::class.java.name, ActorKey.of("closer-$kind"), "greet", "Cl")
+            .thenApply { answer -> client.close(); answer }
+        assertEquals("Hello Cl, from Kotlin actor StringKey(key=closer-$kind)", closed.get(30, TimeUnit.SECONDS))
+        assertTrue(client.isClosed)
+        assertThrows<IllegalStateException> { client.nodeId() }
+    }
+
+    @ParameterizedTest
+    @EnumSource(ServerKind::class)
     fun `an interface moved to Rust must leave the Kotlin client's scanned packages`(kind: ServerKind) {
         val cluster = cluster(kind)
         val proxies = cluster.kotlinCaller.actorFactory

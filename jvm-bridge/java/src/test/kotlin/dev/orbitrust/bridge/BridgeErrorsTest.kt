@@ -68,6 +68,10 @@ class BridgeErrorsTest {
         assertThrows<IllegalArgumentException> {
             RustOrbitClientConfig.builder("127.0.0.1:1", "n").messageTimeout(java.time.Duration.ZERO)
         }
+        val tiny = assertThrows<IllegalArgumentException> {
+            RustOrbitClientConfig.builder("127.0.0.1:1", "n").tickRate(java.time.Duration.ofNanos(10))
+        }
+        assertEquals("tickRate must be at least 1 ms, not PT0.00000001S", tiny.message)
     }
 
     @Test
