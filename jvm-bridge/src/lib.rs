@@ -5,7 +5,7 @@
 //! declares the native methods; a native library provides them. A library is made by one
 //! macro call, [`export_actors!`], naming the Rust actor types it hosts:
 //!
-//! ```ignore
+//! ```text
 //! orbit_jvm_bridge::export_actors!(|builder| builder.actor("com.example.Greeter", |_| Greeter::default()));
 //! ```
 //!
