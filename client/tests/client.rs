@@ -70,6 +70,22 @@ async fn counter_host(config: ClientConfig) -> (OrbitClient, Arc<std::sync::Mute
     (host, deactivations)
 }
 
+/// Sends `n` concurrent `increment` calls to `counter`; returns the answers, sorted.
+async fn concurrent_increments(counter: &orbit_client::ActorRef, n: usize) -> Vec<i32> {
+    let calls: Vec<_> = (0..n)
+        .map(|_| {
+            let counter = counter.clone();
+            tokio::spawn(async move { counter.call::<i32>("increment", vec![]).await })
+        })
+        .collect();
+    let mut results = Vec::new();
+    for call in calls {
+        results.push(call.await.expect("task").expect("call"));
+    }
+    results.sort_unstable();
+    results
+}
+
 fn config(endpoint: &str) -> ClientConfig {
     let mut config = ClientConfig::new(endpoint, "app");
     config.message_timeout = Duration::from_secs(8);
@@ -87,17 +103,7 @@ async fn rust_actor_hosted_and_called_through_orbit_node() {
 
     // 50 concurrent calls on one actor run one at a time and all count.
     let counter = caller.actor(COUNTER, Key::String("c1".into()));
-    let calls: Vec<_> = (0..50)
-        .map(|_| {
-            let counter = counter.clone();
-            tokio::spawn(async move { counter.call::<i32>("increment", vec![]).await })
-        })
-        .collect();
-    let mut results = Vec::new();
-    for call in calls {
-        results.push(call.await.expect("task").expect("call"));
-    }
-    results.sort_unstable();
+    let results = concurrent_increments(&counter, 50).await;
     assert_eq!(results, (1..=50).collect::<Vec<_>>());
 
     for key in [Key::Int32(-1), Key::Int64(i64::MAX), Key::None, Key::String("ключ".into())] {
@@ -281,17 +287,7 @@ async fn a_client_calls_the_actors_it_hosts_in_process() {
     assert_eq!(host.active_actor_count(), 1);
 
     // Active here: calls go straight to its mailbox, still one at a time.
-    let calls: Vec<_> = (0..50)
-        .map(|_| {
-            let counter = counter.clone();
-            tokio::spawn(async move { counter.call::<i32>("increment", vec![]).await })
-        })
-        .collect();
-    let mut results = Vec::new();
-    for call in calls {
-        results.push(call.await.expect("task").expect("call"));
-    }
-    results.sort_unstable();
+    let results = concurrent_increments(&counter, 50).await;
     assert_eq!(results, (2..=51).collect::<Vec<_>>());
     let error = counter.call::<String>("fail", vec!["nope".into_argument()]).await.expect_err("fails");
     assert_eq!(
