@@ -144,7 +144,7 @@ phase "install prerequisites" install_prerequisites
 phase "locate Kotlin reference" locate_reference
 phase "cargo fmt --check" cargo fmt --all --check
 phase "cargo clippy" cargo clippy --workspace --all-targets -- -D warnings
-phase "cargo build" cargo build -p orbit-node -p orbit-jvm-bridge-native -p orbit-jvm-bridge-test-actors
+phase "cargo build" cargo build -p orbit-node -p orbit-loadgen -p orbit-jvm-bridge-native -p orbit-jvm-bridge-test-actors
 
 phase "maven build + JVM tests" "${MVN[@]}" verify
 phase "golden vectors fresh" check_vectors_fresh
