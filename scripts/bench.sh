@@ -1,36 +1,48 @@
 #!/usr/bin/env bash
-# Side-by-side benchmark of the Kotlin orbit-server and the Rust orbit-node on this machine.
+# Side-by-side benchmark of the Kotlin orbit-server and the Rust orbit-node, in one run on this
+# machine, with the Rust load generator (orbit-load, loadgen/).
 #
-# For each server kind (kotlin, rust) it starts the server on free ports, measures the time from
-# process start until grpc.health.v1.Health/Check answers SERVING, starts one hosting Kotlin
-# `client` (EchoActor & co.), runs the harness's `load` generator against it (warm-up, then a
-# measured phase), samples the server's peak RSS (VmHWM) and CPU time, stops everything and
-# prints a table. A benchmark, not a test: it asserts nothing about speed and CI does not run it.
+# What it measures, for each server (the same load for both):
+#   * start: process start until grpc.health.v1.Health/Check answers SERVING (a warm JVM
+#     poller, started first, asks every 5 ms);
+#   * peak invocations/s, closed loop at 1, 16, 128 and 1,024 calls in flight (raw-stream
+#     callers and hosts: they cost almost nothing, so the server sets the pace);
+#   * p50/p99/p99.9 in an open loop at 50 % of the Kotlin server's peak (latency counted from
+#     when each call was due);
+#   * server CPU (user+system, /proc) per invocation, over each closed-loop run;
+#   * peak RSS (VmHWM) after the 1,000-actor runs and after a run over 100,000 actors;
+#   * the same at 128 in flight with the Rust client runtime on both sides, and with Kotlin
+#     hosts (the harness's EchoActor) called by raw Rust callers;
+#   * a 2-server mesh (etcd directories; callers on one server, hosts on the other);
+#   * the raw limit of the machine: raw callers against a bare echo server in its own process
+#     (orbit-load --serve-echo, then --mode echo) at the same levels. An invocation crosses a server twice, so a server with
+#     no overhead at all would reach about half of the echo rate.
+# Every figure is printed with its ratio (Rust against Kotlin). A benchmark, not a test: it
+# asserts nothing about speed and CI does not run it (CI runs orbit-load for a few seconds).
 #
 # Usage: scripts/bench.sh
 # Environment (defaults in brackets):
-#   BENCH_ACTORS [1000]  BENCH_CONCURRENCY [64]  BENCH_WARMUP_SECONDS [10]
-#   BENCH_DURATION_SECONDS [30]  BENCH_SERVERS ["kotlin rust"]  BENCH_PAYLOAD ["hello orbit"]
-#   BENCH_OUT [a new /tmp/orbit-bench.XXXXXX]: where the logs of every process are kept
-#   ORBIT_LOG [info]: orbit-node's log filter (its log is BENCH_OUT/rust-server.err)
-# Start-up is timed by the harness `health` poller (a warm JVM polling every 5 ms), against
-# the time this script recorded just before starting the server.
-# See docs/benchmarks.md for results and caveats.
+#   BENCH_SECONDS [10]       measured seconds per point      BENCH_WARMUP [3]  warm-up seconds
+#   BENCH_LEVELS ["1 16 128 1024"]  closed-loop levels       BENCH_ACTORS [1000]
+#   BENCH_BIG_ACTORS [100000]  actors of the RSS run         BENCH_MESH [1]    0 skips the mesh
+#   BENCH_OUT [a new /tmp/orbit-bench.XXXXXX]: logs and the JSON of every orbit-load run
+# Needs: java 17, Maven (builds the harness jar when missing), etcd (Debian's etcd-server)
+# for the mesh, python3.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
+SECONDS_PER_POINT=${BENCH_SECONDS:-10}
+WARMUP=${BENCH_WARMUP:-3}
+LEVELS=${BENCH_LEVELS:-1 16 128 1024}
 ACTORS=${BENCH_ACTORS:-1000}
-CONCURRENCY=${BENCH_CONCURRENCY:-64}
-WARMUP=${BENCH_WARMUP_SECONDS:-10}
-DURATION=${BENCH_DURATION_SECONDS:-30}
-SERVERS=${BENCH_SERVERS:-kotlin rust}
-PAYLOAD=${BENCH_PAYLOAD:-hello orbit}
-export ORBIT_LOG=${ORBIT_LOG:-info}
+BIG_ACTORS=${BENCH_BIG_ACTORS:-100000}
+MESH=${BENCH_MESH:-1}
 OUT=${BENCH_OUT:-$(mktemp -d /tmp/orbit-bench.XXXXXX)}
 mkdir -p "$OUT"
 JAR=interop-tests/jvm/target/orbit-harness.jar
 NODE=target/release/orbit-node
-NAMESPACE=bench
+LOAD=target/release/orbit-load
+export ORBIT_LOG=${ORBIT_LOG:-warn}
 
 log() { echo "bench: $*" >&2; }
 
@@ -47,10 +59,7 @@ stop() {
     kill -0 "$pid" 2>/dev/null || break
     sleep 0.1
   done
-  if kill -0 "$pid" 2>/dev/null; then
-    log "process $pid did not stop within ${grace}s; killing it"
-    kill -KILL "$pid" 2>/dev/null || true
-  fi
+  kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
   wait "$pid" 2>/dev/null || true
 }
 
@@ -66,13 +75,15 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 # ---------------------------------------------------------------- helpers
-free_port() {
-  local p _
+NEXT_PORT=$((21000 + RANDOM % 5000))
+# next_port: sets PORT to a loopback port below the ephemeral range that nothing listens on
+# (not in a subshell: the counter must move on for the next caller).
+next_port() {
+  local _
   for _ in $(seq 200); do
-    p=$((20000 + RANDOM % 40000))
-    # Nothing accepts a connection there (bash's /dev/tcp; no extra tools needed).
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-      echo "$p"
+    NEXT_PORT=$((NEXT_PORT + 1))
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$NEXT_PORT") 2>/dev/null; then
+      PORT=$NEXT_PORT
       return 0
     fi
   done
@@ -91,154 +102,243 @@ wait_for_line() {
   return 1
 }
 
-# json_field NAME FILE: a number field of the one-line JSON in FILE.
-json_field() { sed -nE "s/.*\"$1\":(-?[0-9.eE+-]+).*/\\1/p" "$2" | head -1; }
+# field FILE EXPR: a value of an orbit-load JSON result (EXPR indexes `r`, e.g. r['ok']).
+field() { python3 -c "import json,sys; r=json.load(open(sys.argv[1])); print($2)" "$1"; }
 
 # VmHWM of PID in MiB (one decimal).
 peak_rss_mib() { awk '/^VmHWM:/ { printf "%.1f", $2 / 1024 }' "/proc/$1/status" 2>/dev/null; }
 
-# user+system CPU seconds of PID so far (one decimal).
-cpu_seconds() {
-  local tck
-  tck=$(getconf CLK_TCK)
-  # Fields after the ")" that ends the command name: utime is the 12th, stime the 13th.
-  sed -E 's/^.*\) //' "/proc/$1/stat" 2>/dev/null | awk -v t="$tck" '{ printf "%.1f", ($12 + $13) / t }'
+# user+system CPU clock ticks of PID so far.
+cpu_ticks() { sed -E 's/^.*\) //' "/proc/$1/stat" 2>/dev/null | awk '{ print $12 + $13 }'; }
+TICK=$(getconf CLK_TCK)
+
+declare -A PID_OF=() PORT_OF=() START_MS=()
+declare -A R=() # results: R[key]=value
+
+# start_server KIND NAME [extra args...]: starts a server, measures start→SERVING.
+start_server() {
+  local kind=$1 name=$2 port health_pid pid t0 at
+  shift 2
+  next_port
+  port=$PORT
+  java -jar "$JAR" health --server "127.0.0.1:$port" --timeout-seconds 120 --interval-millis 5 \
+    >"$OUT/$name-health.out" 2>"$OUT/$name-health.err" &
+  health_pid=$!
+  track "$health_pid"
+  wait_for_line "$OUT/$name-health.out" '^POLLING' 60 "$health_pid" || { log "$name: health poller did not start"; return 1; }
+  t0=$(date +%s%3N)
+  case $kind in
+    kotlin) java -jar "$JAR" server --port "$port" --url "127.0.0.1:$port" "$@" \
+      >"$OUT/$name.out" 2>"$OUT/$name.err" & ;;
+    rust) "$NODE" --port "$port" --listen 127.0.0.1 --url "127.0.0.1:$port" --metrics-port off "$@" \
+      >"$OUT/$name.out" 2>"$OUT/$name.err" & ;;
+  esac
+  pid=$!
+  track "$pid"
+  wait "$health_pid" || true
+  at=$(sed -nE 's/^SERVING [0-9]+ at=([0-9]+)$/\1/p' "$OUT/$name-health.out")
+  [ -n "$at" ] || { log "$name never answered SERVING (see $OUT/$name.err)"; return 1; }
+  PID_OF[$name]=$pid
+  PORT_OF[$name]=$port
+  START_MS[$name]=$((at - t0))
+  log "$name: SERVING after ${START_MS[$name]} ms on port $port"
+}
+
+# load NAME SERVER_NAME [orbit-load args...]: runs orbit-load against SERVER_NAME, keeps its
+# JSON as $OUT/NAME.json and the server's CPU ticks spent meanwhile in R[NAME.cpu_ticks].
+load() {
+  local name=$1 server=$2 before after
+  shift 2
+  before=$(cpu_ticks "${PID_OF[$server]}")
+  if ! "$LOAD" --server "127.0.0.1:${PORT_OF[$server]}" --namespace "$name" --quiet \
+    --warmup-seconds "$WARMUP" --duration-seconds "$SECONDS_PER_POINT" --json "$OUT/$name.json" "$@" \
+    >"$OUT/$name.out" 2>"$OUT/$name.err"; then
+    log "$name: orbit-load failed: $(tail -1 "$OUT/$name.err")"
+  fi
+  after=$(cpu_ticks "${PID_OF[$server]}")
+  R[$name.cpu_ticks]=$((after - before))
+  [ -s "$OUT/$name.json" ] || echo '{}' >"$OUT/$name.json"
+  log "$name: $(field "$OUT/$name.json" "'%.0f calls/s, p99 %s us, %s errors' % (r.get('calls_per_second', 0), r.get('latency_us', {}).get('p99', '?'), r.get('errors', '?'))")"
+}
+
+# per_call_us NAME: server CPU µs per invocation over the run NAME (warm-up included).
+per_call_us() {
+  field "$OUT/$1.json" "'%.1f' % (${R[$1.cpu_ticks]} * 1e6 / $TICK / max(1, r.get('ok', 0) + r.get('warmup_calls', 0)))"
 }
 
 # ---------------------------------------------------------------- build
-log "building orbit-node (release)"
-cargo build --release -q -p orbit-node
-# Rebuild when the jar is missing or predates the load / health subcommands.
-listing=$( (unzip -l "$JAR" 2>/dev/null || true) | awk '{ print $4 }')
-if ! grep -qx 'orbit/harness/LoadCommand.class' <<<"$listing" ||
-  ! grep -qx 'orbit/harness/HealthCommand.class' <<<"$listing"; then
+log "building orbit-node and orbit-load (release)"
+cargo build --release -q -p orbit-node -p orbit-loadgen
+if [ ! -f "$JAR" ]; then
   log "building the Kotlin harness jar"
-  mvn -B -q -f interop-tests/jvm/pom.xml package
+  mvn -B -q -f interop-tests/jvm/pom.xml package -DskipTests
 fi
 
-# ---------------------------------------------------------------- one server
-declare -A ROW=()
-
-# run_one KIND: fills ROW[KIND] with the table row and DETAIL[KIND] with the extra figures.
-declare -A DETAIL=()
-run_one() {
-  local kind=$1 port health_pid server_pid client_pid load_pid t0 at serving_ms rss cpu
-  local prefix="$OUT/$kind"
-  port=$(free_port)
-  log "$kind: server port $port"
-
-  # The poller's JVM starts first, so its start-up is not counted.
-  java -jar "$JAR" health --server "127.0.0.1:$port" --timeout-seconds 120 --interval-millis 5 \
-    >"$prefix-health.out" 2>"$prefix-health.err" &
-  health_pid=$!
-  track "$health_pid"
-  if ! wait_for_line "$prefix-health.out" '^POLLING' 60 "$health_pid"; then
-    ROW[$kind]="health poller did not start (see $prefix-health.err)"
-    return 1
-  fi
-
-  t0=$(date +%s%3N)
-  case $kind in
-    kotlin)
-      java -jar "$JAR" server --port "$port" --url "127.0.0.1:$port" \
-        >"$prefix-server.out" 2>"$prefix-server.err" &
-      ;;
-    rust)
-      "$NODE" --port "$port" --listen 127.0.0.1 --url "127.0.0.1:$port" --metrics-port off \
-        >"$prefix-server.out" 2>"$prefix-server.err" &
-      ;;
-  esac
-  server_pid=$!
-  track "$server_pid"
-
-  wait "$health_pid" || true
-  at=$(sed -nE 's/^SERVING [0-9]+ at=([0-9]+)$/\1/p' "$prefix-health.out")
-  if [ -z "$at" ]; then
-    ROW[$kind]="never SERVING: $(tail -1 "$prefix-health.out") (see $prefix-server.err)"
-    stop "$server_pid"
-    return 1
-  fi
-  serving_ms=$((at - t0))
-  log "$kind: SERVING after ${serving_ms} ms"
-
-  java -jar "$JAR" client --server "127.0.0.1:$port" --namespace "$NAMESPACE" \
-    >"$prefix-client.out" 2>"$prefix-client.err" &
-  client_pid=$!
-  track "$client_pid"
-  if ! wait_for_line "$prefix-client.out" '^READY client' 120 "$client_pid"; then
-    ROW[$kind]="hosting client did not join (see $prefix-client.err)"
-    stop "$client_pid"
-    stop "$server_pid"
-    return 1
-  fi
-
-  log "$kind: load: $ACTORS actors, concurrency $CONCURRENCY, warm-up ${WARMUP}s, measured ${DURATION}s"
-  timeout --kill-after=10 $((WARMUP + DURATION + 180)) \
-    java -jar "$JAR" load --server "127.0.0.1:$port" --namespace "$NAMESPACE" \
-    --actors "$ACTORS" --concurrency "$CONCURRENCY" --warmup-seconds "$WARMUP" \
-    --duration-seconds "$DURATION" --payload "$PAYLOAD" \
-    >"$prefix-load.out" 2>"$prefix-load.err" &
-  load_pid=$!
-  track "$load_pid"
-  local load_rc=0
-  wait "$load_pid" || load_rc=$?
-
-  # Sample before stopping anything.
-  if kill -0 "$server_pid" 2>/dev/null; then
-    rss=$(peak_rss_mib "$server_pid")
-    cpu=$(cpu_seconds "$server_pid")
-  else
-    rss="(exited)"
-    cpu="?"
-  fi
-  stop "$client_pid"
-  stop "$server_pid"
-
-  local result="$prefix-load.out"
-  if [ "$load_rc" -ne 0 ] || ! grep -q '"callsPerSecond"' "$result"; then
-    ROW[$kind]="load failed (exit $load_rc; see $prefix-load.err, $prefix-server.err)"
-    DETAIL[$kind]="server peak RSS ${rss} MiB, server CPU ${cpu} s"
-    return 1
-  fi
-  ROW[$kind]=$(printf '%-8s | %21s | %9s | %7s | %7s | %6s | %13s' "$kind" "$serving_ms" \
-    "$(printf '%.0f' "$(json_field callsPerSecond "$result")")" "$(json_field p50Ms "$result")" \
-    "$(json_field p99Ms "$result")" "$(json_field errors "$result")" "$rss")
-  DETAIL[$kind]="calls $(json_field calls "$result") in $(json_field seconds "$result") s, max $(json_field maxMs "$result") ms, server CPU ${cpu} s (user+system, whole run incl. start-up)"
-  return 0
-}
-
-# ---------------------------------------------------------------- header
 commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 if ! git --no-optional-locks diff --quiet HEAD -- 2>/dev/null; then commit="$commit (+ uncommitted changes)"; fi
-echo "Orbit benchmark $(date -u +%Y-%m-%dT%H:%M:%SZ)"
-echo "machine:    $(nproc) CPUs, $(sed -nE 's/^model name\s*:\s*//p' /proc/cpuinfo | head -1), $(awk '/^MemTotal:/ { printf "%.1f GiB RAM", $2 / 1048576 }' /proc/meminfo), $(uname -sr)"
-echo "load avg:   $(cut -d' ' -f1-3 /proc/loadavg) (before the run)"
-echo "JVM:        $(java -version 2>&1 | sed -n 2p) (default ergonomics: $(java -XX:+PrintFlagsFinal -version 2>/dev/null | awk '/ MaxHeapSize / { printf "max heap %.0f MiB", $4 / 1048576 }'), $(java -XX:+PrintFlagsFinal -version 2>/dev/null | awk '$2 ~ /^Use(G1|Serial|Parallel|Z|Shenandoah)GC$/ && $4 == "true" { print $2 }'))"
-echo "rustc:      $(rustc --version 2>/dev/null || echo unknown)"
-echo "git commit: $commit"
-echo "parameters: actors=$ACTORS concurrency=$CONCURRENCY warmup=${WARMUP}s duration=${DURATION}s payload=\"$PAYLOAD\" namespace=$NAMESPACE ORBIT_LOG=$ORBIT_LOG"
-echo "            servers: $SERVERS; one hosting harness client; load = harness 'load' (EchoActor.echoString)"
-echo "logs:       $OUT"
-echo
 
-for kind in $SERVERS; do
-  case $kind in kotlin | rust) ;; *) log "unknown server kind '$kind'"; exit 2 ;; esac
-  run_one "$kind" || log "$kind: ${ROW[$kind]}"
-  sleep 3 # let the machine settle between servers
+# ---------------------------------------------------------------- the machine's limit
+next_port
+"$LOAD" --serve-echo "$PORT" >"$OUT/echo-server.out" 2>&1 &
+echo_pid=$!
+track "$echo_pid"
+sleep 1
+for level in $LEVELS; do
+  callers=$((level >= 128 ? 2 : 1))
+  "$LOAD" --mode echo --server "127.0.0.1:$PORT" --callers "$callers" --quiet --warmup-seconds "$WARMUP" \
+    --duration-seconds "$SECONDS_PER_POINT" --in-flight "$level" --json "$OUT/echo-$level.json" \
+    >"$OUT/echo-$level.out" 2>&1 || true
+  log "echo at $level in flight: $(field "$OUT/echo-$level.json" "'%.0f' % r['calls_per_second']") round trips/s"
 done
+stop "$echo_pid"
 
+# ---------------------------------------------------------------- one server at a time
+start_server kotlin kotlin
+start_server rust rust
+for level in $LEVELS; do
+  callers=$((level >= 128 ? 2 : 1))
+  for kind in kotlin rust; do
+    load "$kind-closed-$level" "$kind" --mode raw --hosts "$callers" --callers "$callers" --actors "$ACTORS" --in-flight "$level"
+  done
+done
+peak() { # peak KIND: the best closed-loop calls/s of KIND
+  local level best=0 value
+  for level in $LEVELS; do
+    value=$(field "$OUT/$1-closed-$level.json" "'%.0f' % r.get('calls_per_second', 0)")
+    [ "$value" -gt "$best" ] && best=$value
+  done
+  echo "$best"
+}
+R[kotlin.peak]=$(peak kotlin)
+R[rust.peak]=$(peak rust)
+RATE=$((R[kotlin.peak] / 2))
+[ "$RATE" -gt 0 ] || RATE=100
+for kind in kotlin rust; do
+  load "$kind-open" "$kind" --mode raw --hosts 2 --callers 2 --actors "$ACTORS" --rate "$RATE"
+done
+for kind in kotlin rust; do
+  load "$kind-client-128" "$kind" --mode client --hosts 2 --callers 2 --actors "$ACTORS" --in-flight 128
+done
+for kind in kotlin rust; do
+  java -jar "$JAR" client --server "127.0.0.1:${PORT_OF[$kind]}" --namespace "$kind-kotlin-hosts" \
+    >"$OUT/$kind-kotlin-host.out" 2>"$OUT/$kind-kotlin-host.err" &
+  host_pid=$!
+  track "$host_pid"
+  if wait_for_line "$OUT/$kind-kotlin-host.out" '^READY client' 120 "$host_pid"; then
+    load "$kind-kotlin-hosts" "$kind" --mode raw --hosts 0 --callers 2 --actors "$ACTORS" --in-flight 128
+  else
+    log "$kind: the Kotlin hosting client did not join"
+    echo '{}' >"$OUT/$kind-kotlin-hosts.json"
+  fi
+  stop "$host_pid"
+done
+for kind in kotlin rust; do
+  R[$kind.rss_small]=$(peak_rss_mib "${PID_OF[$kind]}")
+done
+# Every one of BIG_ACTORS actors called at least twice: the server's directory holds them all.
+for kind in kotlin rust; do
+  rate=$(field "$OUT/$kind-closed-128.json" "max(1000, r.get('calls_per_second', 1000))")
+  seconds=$(python3 -c "print(max($SECONDS_PER_POINT, round(2 * $BIG_ACTORS / $rate) + 5))")
+  SECONDS_PER_POINT=$seconds load "$kind-big" "$kind" --mode raw --hosts 2 --callers 2 --actors "$BIG_ACTORS" --in-flight 128
+  R[$kind.rss_big]=$(peak_rss_mib "${PID_OF[$kind]}")
+done
+stop "${PID_OF[kotlin]}"
+stop "${PID_OF[rust]}"
+
+# ---------------------------------------------------------------- two-server meshes
+if [ "$MESH" = 1 ]; then
+  for kind in kotlin rust; do
+    for store in nodes leases; do
+      next_port
+      port=$PORT
+      next_port
+      peer=$PORT
+      etcd --name "$kind-$store" --data-dir "$OUT/etcd-$kind-$store" \
+        --listen-client-urls "http://127.0.0.1:$port" --advertise-client-urls "http://127.0.0.1:$port" \
+        --listen-peer-urls "http://127.0.0.1:$peer" --initial-advertise-peer-urls "http://127.0.0.1:$peer" \
+        --initial-cluster "$kind-$store=http://127.0.0.1:$peer" >"$OUT/etcd-$kind-$store.log" 2>&1 &
+      track $!
+      eval "ETCD_${store}=http://127.0.0.1:$port"
+    done
+    sleep 2
+    # shellcheck disable=SC2154
+    etcd_args=(--etcd-node-url "$ETCD_nodes" --etcd-addressable-url "$ETCD_leases")
+    start_server "$kind" "$kind-a" "${etcd_args[@]}"
+    start_server "$kind" "$kind-b" "${etcd_args[@]}"
+    sleep 5 # both servers see each other in the node directory within a few ticks
+    "$LOAD" --server "127.0.0.1:${PORT_OF[$kind-a]}" --host-server "127.0.0.1:${PORT_OF[$kind-b]}" \
+      --namespace "$kind-mesh" --quiet --mode raw --hosts 2 --callers 2 --actors "$ACTORS" --in-flight 128 \
+      --warmup-seconds "$((WARMUP + 5))" --duration-seconds "$SECONDS_PER_POINT" --json "$OUT/$kind-mesh.json" \
+      >"$OUT/$kind-mesh.out" 2>"$OUT/$kind-mesh.err" || log "$kind mesh: orbit-load failed: $(tail -1 "$OUT/$kind-mesh.err")"
+    [ -s "$OUT/$kind-mesh.json" ] || echo '{}' >"$OUT/$kind-mesh.json"
+    log "$kind mesh: $(field "$OUT/$kind-mesh.json" "'%.0f calls/s' % r.get('calls_per_second', 0)")"
+    stop "${PID_OF[$kind-a]}"
+    stop "${PID_OF[$kind-b]}"
+  done
+fi
+
+# ---------------------------------------------------------------- report
+f() { field "$OUT/$1.json" "$2" 2>/dev/null || echo "-"; }
+cps() { f "$1" "'%.0f' % r['calls_per_second'] if r.get('ok') else '-'"; }
+lat() { f "$1" "'%s / %s / %s' % (r['latency_us']['p50'], r['latency_us']['p99'], r['latency_us']['p999']) if r.get('ok') else '-'"; }
+# ratio A B: A/B with one decimal and an x, or "-".
+ratio() { python3 -c "import sys
+try: print('%.1fx' % (float(sys.argv[1]) / float(sys.argv[2])))
+except Exception: print('-')" "$1" "$2"; }
+first() { echo "${1%% *}"; }
+
+size=$(stat -c %s "$NODE")
+stripped=$(strip -o "$OUT/orbit-node.stripped" "$NODE" 2>/dev/null && stat -c %s "$OUT/orbit-node.stripped" || echo 0)
+
+echo "Orbit benchmark $(date -u +%Y-%m-%dT%H:%M:%SZ), commit $commit"
+echo "machine: $(nproc) CPUs, $(sed -nE 's/^model name\s*:\s*//p' /proc/cpuinfo | head -1), $(awk '/^MemTotal:/ { printf "%.1f GiB RAM", $2 / 1048576 }' /proc/meminfo), $(uname -sr); $(java -version 2>&1 | sed -n 2p); $(rustc --version)"
+echo "load: orbit-load (raw streams unless said otherwise), EchoActor.echoString with 16 bytes, $ACTORS actors, warm-up ${WARMUP} s, ${SECONDS_PER_POINT} s per point; logs and JSON in $OUT"
 echo
-# Literal header: printf pads by bytes and the arrow is three.
-echo 'server   |      start→SERVING ms |   calls/s |  p50 ms |  p99 ms | errors |  peak RSS MiB'
-printf '%s\n' '---------+-----------------------+-----------+---------+---------+--------+--------------'
-for kind in $SERVERS; do
-  case ${ROW[$kind]:-} in
-    "$kind "*) echo "${ROW[$kind]}" ;;
-    *) printf '%-8s | %s\n' "$kind" "${ROW[$kind]:-not run}" ;;
-  esac
+echo "| figure | Kotlin orbit-server | Rust orbit-node | Rust vs Kotlin |"
+echo "|---|---:|---:|---:|"
+echo "| start to SERVING (ms) | ${START_MS[kotlin]} | ${START_MS[rust]} | $(ratio "${START_MS[kotlin]}" "${START_MS[rust]}") faster |"
+for level in $LEVELS; do
+  k=$(cps "kotlin-closed-$level")
+  r=$(cps "rust-closed-$level")
+  echo "| calls/s, closed loop, $level in flight | $k | $r | $(ratio "$r" "$k") |"
+done
+echo "| peak calls/s | ${R[kotlin.peak]} | ${R[rust.peak]} | $(ratio "${R[rust.peak]}" "${R[kotlin.peak]}") |"
+for level in $LEVELS; do
+  k=$(per_call_us "kotlin-closed-$level")
+  r=$(per_call_us "rust-closed-$level")
+  echo "| server CPU per call (µs), $level in flight | $k | $r | $(ratio "$k" "$r") less |"
+done
+k=$(lat kotlin-open)
+r=$(lat rust-open)
+echo "| open loop at $RATE calls/s (50 % of Kotlin's peak): p50 / p99 / p99.9 (µs) | $k | $r | p99 $(ratio "$(echo "$k" | cut -d/ -f2)" "$(echo "$r" | cut -d/ -f2)") lower |"
+echo "| errors in the open loop | $(f kotlin-open "r.get('errors','-')") | $(f rust-open "r.get('errors','-')") | |"
+echo "| peak RSS after the $ACTORS-actor runs (MiB) | ${R[kotlin.rss_small]} | ${R[rust.rss_small]} | $(ratio "${R[kotlin.rss_small]}" "${R[rust.rss_small]}") smaller |"
+echo "| peak RSS after $BIG_ACTORS actors (MiB) | ${R[kotlin.rss_big]} | ${R[rust.rss_big]} | $(ratio "${R[kotlin.rss_big]}" "${R[rust.rss_big]}") smaller |"
+echo "| actors placed in the $BIG_ACTORS-actor run (calls ok) | $(f kotlin-big "r.get('ok','-')") | $(f rust-big "r.get('ok','-')") | |"
+k=$(cps kotlin-client-128)
+r=$(cps rust-client-128)
+echo "| calls/s, Rust client runtime both sides, 128 in flight | $k | $r | $(ratio "$r" "$k") |"
+k=$(cps kotlin-kotlin-hosts)
+r=$(cps rust-kotlin-hosts)
+echo "| calls/s, Kotlin hosts (harness client), 128 in flight | $k | $r | $(ratio "$r" "$k") |"
+if [ "$MESH" = 1 ]; then
+  k=$(cps kotlin-mesh)
+  r=$(cps rust-mesh)
+  echo "| calls/s, 2-server mesh, 128 in flight | $k | $r | $(ratio "$r" "$k") |"
+  echo "| mesh p50 / p99 / p99.9 (µs) | $(lat kotlin-mesh) | $(lat rust-mesh) | |"
+fi
+echo "| orbit-node binary (bytes; stripped) | | $size; $stripped | |"
+echo
+echo "| raw echo limit (no server work; same machine, same run) | round trips/s | orbit-node calls/s at that level | share of half the echo rate |"
+echo "|---|---:|---:|---:|"
+for level in $LEVELS; do
+  e=$(cps "echo-$level")
+  r=$(cps "rust-closed-$level")
+  share=$(python3 -c "import sys
+try: print('%.0f %%' % (100 * float(sys.argv[2]) / (float(sys.argv[1]) / 2)))
+except Exception: print('-')" "$e" "$r")
+  echo "| $level in flight | $e | $r | $share |"
 done
 echo
-for kind in $SERVERS; do
-  [ -n "${DETAIL[$kind]:-}" ] && echo "$kind: ${DETAIL[$kind]}"
-done
-echo "peak RSS = VmHWM of the server process; for kotlin that is the whole JVM (heap, JIT, metaspace)."
+echo "CPU per call counts the server's user+system time over the whole run of that point (warm-up included) divided by its calls."
+echo "peak RSS = VmHWM of the server process; for Kotlin, the whole JVM (default ergonomics)."

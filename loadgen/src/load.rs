@@ -67,6 +67,7 @@ impl Hosts {
                 }
                 Ok(Self::Client(clients))
             }
+            Mode::Echo => Ok(Self::Raw(Vec::new())),
             Mode::Raw => {
                 let mut hosts = Vec::new();
                 for _ in 0..options.hosts {
@@ -203,6 +204,19 @@ fn payload(bytes: usize) -> String {
 
 /// Runs the load `options` describe and returns what was measured.
 pub async fn run(options: &Options) -> anyhow::Result<LoadResult> {
+    if options.mode == Mode::Echo && options.server.is_empty() {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await.context("binding the echo server")?;
+        let address = listener.local_addr()?.to_string();
+        let server = tokio::spawn(raw::serve_echo(listener));
+        let options = Options { server: address.clone(), host_server: Some(address), hosts: 0, ..options.clone() };
+        let result = run_load(&options).await;
+        server.abort();
+        return result;
+    }
+    run_load(options).await
+}
+
+async fn run_load(options: &Options) -> anyhow::Result<LoadResult> {
     let host_server = options.host_server.clone().unwrap_or_else(|| options.server.clone());
     let hosts = Hosts::start(options, &host_server).await?;
     let mut callers = Vec::new();
@@ -219,6 +233,9 @@ pub async fn run(options: &Options) -> anyhow::Result<LoadResult> {
                     .await
                     .context("starting a raw caller")?,
             ),
+            Mode::Echo => Caller::Raw(
+                RawCaller::connect_echo(raw::channel(&options.server)?).await.context("starting an echo caller")?,
+            ),
         });
     }
     let payload = payload(options.payload_bytes);
@@ -226,7 +243,7 @@ pub async fn run(options: &Options) -> anyhow::Result<LoadResult> {
     let references: Vec<AddressableReference> =
         (0..options.actors).map(|i| AddressableReference::new(ECHO_ACTOR, Key::String(format!("bench-{i}")))).collect();
     let requests = match options.mode {
-        Mode::Raw => references.iter().map(|r| raw::request(r, "echoString", &arguments)).collect(),
+        Mode::Raw | Mode::Echo => references.iter().map(|r| raw::request(r, "echoString", &arguments)).collect(),
         Mode::Client => Vec::new(),
     };
     let started = Instant::now();

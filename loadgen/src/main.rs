@@ -12,7 +12,8 @@
 //!
 //! `--mode client` uses the project's client runtime (`orbit-client`) for callers and hosts;
 //! `--mode raw` uses bare streams (see `raw`), which cost almost nothing, to measure the
-//! server alone. Latencies go into HDR histograms; the result is a table on stdout and, with
+//! server alone; `--mode echo` runs raw callers against a bare echo server in this process,
+//! the ceiling for any server on the machine. Latencies go into HDR histograms; the result is a table on stdout and, with
 //! `--json`, a JSON document. A benchmark tool: it never judges speed, but it fails (exit 1)
 //! when a call is answered wrongly or the counts do not add up.
 
@@ -37,14 +38,18 @@ pub enum Mode {
     Client,
     /// Bare streams built from the generated protocol types.
     Raw,
+    /// Raw callers against the bare echo server of `--serve-echo` at `--server` (or, without
+    /// `--server`, one in this process): the limit a server with no work at all would set on
+    /// this machine.
+    Echo,
 }
 
 /// Load generator for Orbit 2 servers (orbit-node or the Kotlin orbit-server).
 #[derive(Debug, Clone, Parser)]
 #[command(name = "orbit-load", version)]
 pub struct Options {
-    /// The server the callers attach to (host:port).
-    #[arg(long)]
+    /// The server the callers attach to (host:port); not needed with --mode echo.
+    #[arg(long, default_value = "")]
     pub server: String,
     /// The server the hosting clients attach to; a different one makes every call cross a
     /// server mesh. Defaults to --server.
@@ -89,6 +94,10 @@ pub struct Options {
     /// No progress line on stderr.
     #[arg(long)]
     pub quiet: bool,
+    /// Only serve the bare echo server on this loopback port, until stopped (for `--mode echo`
+    /// from another process).
+    #[arg(long, value_name = "PORT")]
+    pub serve_echo: Option<u16>,
 }
 
 impl Options {
@@ -103,6 +112,9 @@ impl Options {
         }
         if let Some(rate) = self.rate {
             positive("--rate", rate)?;
+        }
+        if self.server.is_empty() && self.mode != Mode::Echo && self.serve_echo.is_none() {
+            return Err("--server is required (except with --mode echo)".to_owned());
         }
         if self.callers == 0 || self.actors == 0 || self.in_flight == 0 {
             return Err("--callers, --actors and --in-flight must be at least 1".to_owned());
@@ -146,6 +158,15 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if let Some(port) = options.serve_echo {
+        return match runtime.block_on(raw::serve_echo_on(port)) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => {
+                eprintln!("orbit-load: {error:#}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     match runtime.block_on(load::run(&options)) {
         Ok(result) => {
             println!("{}", result.table());

@@ -163,7 +163,9 @@ type Answer = Result<String, String>;
 /// A caller on its own stream: requests go out as prepared messages, answers are matched by
 /// message id.
 pub struct RawCaller {
-    session: Arc<Session>,
+    /// Keeps the node lease renewed while the caller lives (`None` for the echo server).
+    _session: Option<Arc<Session>>,
+    outbound: mpsc::Sender<pb::MessageProto>,
     reading: tokio::task::JoinHandle<()>,
     pending: Arc<Mutex<HashMap<i64, oneshot::Sender<Answer>>>>,
     next_id: AtomicI64,
@@ -172,7 +174,28 @@ pub struct RawCaller {
 impl RawCaller {
     /// Joins `namespace` on `channel` as a node hosting nothing.
     pub async fn connect(channel: Channel, namespace: &str) -> anyhow::Result<Self> {
-        let (session, mut inbound) = Session::open(channel, namespace, Vec::new()).await?;
+        let (session, inbound) = Session::open(channel, namespace, Vec::new()).await?;
+        let outbound = session.outbound.clone();
+        Ok(Self::start(outbound, inbound, Some(session)))
+    }
+
+    /// Opens a stream to the echo server of [`serve_echo`] (no join: it is no Orbit server).
+    pub async fn connect_echo(channel: Channel) -> anyhow::Result<Self> {
+        let (outbound, rx) = mpsc::channel(OUTBOUND_BUFFER);
+        let mut connection = pb::connection_client::ConnectionClient::new(channel);
+        let inbound = tokio::time::timeout(Duration::from_secs(30), connection.open_stream(ReceiverStream::new(rx)))
+            .await
+            .context("opening the echo stream timed out")?
+            .context("opening the echo stream failed")?
+            .into_inner();
+        Ok(Self::start(outbound, inbound, None))
+    }
+
+    fn start(
+        outbound: mpsc::Sender<pb::MessageProto>,
+        mut inbound: tonic::Streaming<pb::MessageProto>,
+        session: Option<Arc<Session>>,
+    ) -> Self {
         let pending: Arc<Mutex<HashMap<i64, oneshot::Sender<Answer>>>> = Arc::default();
         let answers = Arc::clone(&pending);
         let reading = tokio::spawn(async move {
@@ -203,7 +226,7 @@ impl RawCaller {
                 let _ = waiting.send(Err("the caller's stream closed".to_owned()));
             }
         });
-        Ok(Self { session, reading, pending, next_id: AtomicI64::new(1) })
+        Self { _session: session, outbound, reading, pending, next_id: AtomicI64::new(1) }
     }
 
     /// Sends `request` (an invocation request prepared by [`request`]) and waits for its
@@ -214,7 +237,7 @@ impl RawCaller {
         let (answer, answered) = oneshot::channel();
         lock(&self.pending).insert(id, answer);
         let exchange = async {
-            self.session.outbound.send(request).await.map_err(|_| "the caller's stream closed".to_owned())?;
+            self.outbound.send(request).await.map_err(|_| "the caller's stream closed".to_owned())?;
             answered.await.map_err(|_| "the caller's stream closed".to_owned())?
         };
         match tokio::time::timeout(timeout, exchange).await {
@@ -328,6 +351,59 @@ impl RawHost {
                 }
             }
         }
+    }
+}
+
+/// Serves, on `listener`, a bare `Connection/OpenStream` that answers every invocation
+/// request on the stream it came from, as a host would: no join, no directory, no routing.
+/// Its rate is the most a server could do for a round trip over one stream on this machine.
+pub async fn serve_echo(listener: tokio::net::TcpListener) -> anyhow::Result<()> {
+    let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+    tonic::transport::Server::builder()
+        .add_service(pb::connection_server::ConnectionServer::new(EchoServer))
+        .serve_with_incoming(incoming)
+        .await
+        .context("the echo server failed")
+}
+
+/// [`serve_echo`] on 127.0.0.1:`port`.
+pub async fn serve_echo_on(port: u16) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .with_context(|| format!("cannot listen on 127.0.0.1:{port}"))?;
+    serve_echo(listener).await
+}
+
+struct EchoServer;
+
+#[tonic::async_trait]
+impl pb::connection_server::Connection for EchoServer {
+    type OpenStreamStream = ReceiverStream<Result<pb::MessageProto, tonic::Status>>;
+
+    async fn open_stream(
+        &self,
+        request: tonic::Request<tonic::Streaming<pb::MessageProto>>,
+    ) -> Result<tonic::Response<Self::OpenStreamStream>, tonic::Status> {
+        let mut inbound = request.into_inner();
+        let (tx, rx) = mpsc::channel(OUTBOUND_BUFFER);
+        tokio::spawn(async move {
+            while let Ok(Some(message)) = inbound.message().await {
+                let Some(Content::InvocationRequest(call)) = message.content.and_then(|c| c.content) else { continue };
+                let content = match echoed(&call) {
+                    Ok(value) => Content::InvocationResponse(pb::InvocationResponseProto { value }),
+                    Err(description) => Content::Error(pb::ErrorProto { description }),
+                };
+                let reply = pb::MessageProto {
+                    message_id: message.message_id,
+                    content: Some(pb::MessageContentProto { content: Some(content) }),
+                    ..pb::MessageProto::default()
+                };
+                if tx.send(Ok(reply)).await.is_err() {
+                    break;
+                }
+            }
+        });
+        Ok(tonic::Response::new(ReceiverStream::new(rx)))
     }
 }
 

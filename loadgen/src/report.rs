@@ -144,6 +144,7 @@ impl LoadResult {
         let mode = match self.mode {
             Mode::Client => "client runtime",
             Mode::Raw => "raw streams",
+            Mode::Echo => "raw streams to an in-process echo server",
         };
         let l = &self.latency_us;
         let rows = [
