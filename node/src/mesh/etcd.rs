@@ -16,14 +16,23 @@
 //!   server would fail its tick; the count includes it, as Kotlin's does.
 //! * Every call has a deadline; an unreachable etcd is an error naming the URL, and the
 //!   client reconnects by itself when etcd is back.
+//! * Lookups of the addressable directory are answered from a local copy that an etcd watch
+//!   on the `addressable/` prefix keeps current (Kotlin reads etcd on every invocation, which
+//!   makes etcd the bottleneck of a mesh). Writes still go to etcd, guarded as above; what
+//!   this server writes or finds on a failed compare-and-set enters the copy at once, and a
+//!   record only ever replaces an older revision of itself. While the watch is down (etcd
+//!   unreachable, history compacted) lookups read etcd directly, as before.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::Mutex;
 use std::time::Duration;
 
 use compat_proto::render::{addressable_directory_key, node_directory_key, node_id_from_directory_key};
 use compat_proto::{AddressableLease, NamespacedAddressableReference, NodeId, NodeInfo, Timestamp, pb};
-use etcd_client::{Client, Compare, CompareOp, ConnectOptions, GetOptions, PutOptions, Txn, TxnOp};
+use etcd_client::{
+    Client, Compare, CompareOp, ConnectOptions, EventType, GetOptions, PutOptions, Txn, TxnOp, WatchOptions,
+};
 use prost::Message as _;
 use tracing::{debug, warn};
 
@@ -81,9 +90,17 @@ impl Store {
     }
 
     async fn get(&self, key: &str) -> Result<Option<Versioned>, DirectoryError> {
+        Ok(self.get_at(key).await?.0)
+    }
+
+    /// [`Store::get`], with the store's revision at the time of the read.
+    async fn get_at(&self, key: &str) -> Result<(Option<Versioned>, i64), DirectoryError> {
         let mut kv = self.client.kv_client();
         let response = self.bounded(kv.get(key, None)).await?;
-        Ok(response.kvs().first().map(|kv| Versioned { bytes: kv.value().to_vec(), mod_revision: kv.mod_revision() }))
+        let revision = response.header().map_or(0, |h| h.revision());
+        let value =
+            response.kvs().first().map(|kv| Versioned { bytes: kv.value().to_vec(), mod_revision: kv.mod_revision() });
+        Ok((value, revision))
     }
 
     /// Writes `value` (or deletes on `None`) iff the key is still at `expected_revision`
@@ -93,7 +110,7 @@ impl Store {
         key: &str,
         expected_revision: Option<i64>,
         value: Option<(Vec<u8>, Timestamp)>,
-    ) -> Result<bool, DirectoryError> {
+    ) -> Result<Option<i64>, DirectoryError> {
         let guard = match expected_revision {
             Some(revision) => Compare::mod_revision(key, CompareOp::Equal, revision),
             None => Compare::version(key, CompareOp::Equal, 0),
@@ -109,7 +126,8 @@ impl Store {
         };
         let mut kv = self.client.kv_client();
         let response = self.bounded(kv.txn(Txn::new().when([guard]).and_then([operation]))).await?;
-        Ok(response.succeeded())
+        // The transaction's revision is the new mod_revision of the key it wrote.
+        Ok(response.succeeded().then(|| response.header().map_or(0, |h| h.revision())))
     }
 
     /// Returns every key and value in the store (Kotlin's scan covers the whole store).
@@ -221,21 +239,51 @@ impl Store {
         expected: Option<&T>,
         new: Option<T>,
     ) -> Result<bool, DirectoryError> {
-        let current = self.get(key).await?;
-        let revision = match (&current, expected) {
+        Ok(matches!(self.compare_and_set_seen(key, expected, new).await?, Exchange::Written(_)))
+    }
+
+    /// [`Store::compare_and_set`], saying what it saw or wrote (for the lease cache).
+    async fn compare_and_set_seen<T: Stored>(
+        &self,
+        key: &str,
+        expected: Option<&T>,
+        new: Option<T>,
+    ) -> Result<Exchange, DirectoryError> {
+        let (current, read_at) = self.get_at(key).await?;
+        let revision = match (current, expected) {
             (None, None) => None,
             (Some(current), Some(expected)) => match self.decode::<T>(key, &current.bytes) {
                 Ok(decoded) if decoded.same(expected) => Some(current.mod_revision),
-                _ => return Ok(false),
+                _ => return Ok(Exchange::Refused(Found::Record(current))),
             },
-            _ => return Ok(false),
+            (Some(current), None) => return Ok(Exchange::Refused(Found::Record(current))),
+            (None, Some(_)) => return Ok(Exchange::Refused(Found::Absent(read_at))),
         };
         let value = new.map(|record| {
             let expires_at = record.expires_at();
             (record.encode(), expires_at)
         });
-        self.write_if_unchanged(key, revision, value).await
+        Ok(match self.write_if_unchanged(key, revision, value).await? {
+            Some(written) => Exchange::Written(written),
+            None => Exchange::Refused(Found::Unknown),
+        })
     }
+}
+
+/// What a compare-and-set did: wrote at a revision, or was refused.
+enum Exchange {
+    Written(i64),
+    Refused(Found),
+}
+
+/// What a refused compare-and-set found at the key.
+enum Found {
+    /// This record (another one than expected).
+    Record(Versioned),
+    /// Nothing, as of this store revision.
+    Absent(i64),
+    /// The key changed between the read and the guarded write.
+    Unknown,
 }
 
 /// Kotlin's TTL: the whole seconds from `now` to `expires_at`, floored (`Duration.getSeconds`).
@@ -301,15 +349,34 @@ impl NodeDirectory for EtcdNodeDirectory {
     }
 }
 
-/// The addressable directory in etcd.
+/// The prefix of every addressable lease key.
+const ADDRESSABLE_PREFIX: &str = "addressable/";
+/// How long the watch waits before it starts again after failing.
+const WATCH_RETRY: Duration = Duration::from_secs(1);
+/// How long a deleted key's revision is remembered (longer than any request may take), so a
+/// slower read of an older revision cannot bring the record back.
+const TOMBSTONE_KEEP: Duration = Duration::from_secs(30);
+
+/// The addressable directory in etcd, with lookups answered from a watched local copy.
 pub struct EtcdAddressableDirectory {
-    store: Store,
+    store: Arc<Store>,
+    cache: Arc<LeaseCache>,
+    watching: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for EtcdAddressableDirectory {
+    fn drop(&mut self) {
+        self.watching.abort();
+    }
 }
 
 impl EtcdAddressableDirectory {
-    /// Returns the directory at `url`, dating leases with `clock`.
+    /// Returns the directory at `url`, dating leases with `clock`, and starts watching it.
     pub async fn connect(url: &str, clock: Arc<Clock>) -> Result<Self, DirectoryError> {
-        Ok(Self { store: Store::connect(url, clock).await? })
+        let store = Arc::new(Store::connect(url, clock).await?);
+        let cache = Arc::new(LeaseCache::default());
+        let watching = tokio::spawn(keep_watching(Arc::clone(&store), Arc::clone(&cache)));
+        Ok(Self { store, cache, watching })
     }
 }
 
@@ -317,12 +384,162 @@ fn lease_key(key: &NamespacedAddressableReference) -> String {
     addressable_directory_key(&key.namespace, &key.addressable_reference)
 }
 
+/// One key of the local copy.
+enum Cached {
+    /// The record at a revision.
+    Lease { revision: i64, lease: AddressableLease },
+    /// A value that is not a lease: lookups read etcd, which reports it.
+    Undecodable { revision: i64 },
+    /// Deleted (or expired) at a revision, noted at an instant.
+    Deleted { revision: i64, at: tokio::time::Instant },
+}
+
+impl Cached {
+    fn revision(&self) -> i64 {
+        match self {
+            Cached::Lease { revision, .. } | Cached::Undecodable { revision } | Cached::Deleted { revision, .. } => {
+                *revision
+            }
+        }
+    }
+}
+
+/// The local copy of the addressable directory; usable only while `ready` (the watch runs).
+#[derive(Default)]
+struct LeaseCache {
+    /// A std Mutex: never held across an .await.
+    state: Mutex<CacheState>,
+}
+
+#[derive(Default)]
+struct CacheState {
+    ready: bool,
+    entries: HashMap<String, Cached>,
+}
+
+/// What a lookup in the copy found.
+enum Lookup {
+    Found(Option<AddressableLease>),
+    /// Not usable (watch down, or an undecodable value): read etcd.
+    AskEtcd,
+}
+
+impl LeaseCache {
+    fn state(&self) -> std::sync::MutexGuard<'_, CacheState> {
+        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn lookup(&self, key: &str) -> Lookup {
+        let state = self.state();
+        if !state.ready {
+            return Lookup::AskEtcd;
+        }
+        match state.entries.get(key) {
+            None | Some(Cached::Deleted { .. }) => Lookup::Found(None),
+            Some(Cached::Lease { lease, .. }) => Lookup::Found(Some(lease.clone())),
+            Some(Cached::Undecodable { .. }) => Lookup::AskEtcd,
+        }
+    }
+
+    /// Records what etcd holds at `key` as of a revision, unless a newer revision is known.
+    fn observe(&self, key: &str, entry: Cached) {
+        let mut state = self.state();
+        if state.entries.get(key).is_some_and(|known| known.revision() > entry.revision()) {
+            return;
+        }
+        state.entries.insert(key.to_owned(), entry);
+    }
+
+    /// Replaces the copy with a snapshot and marks it usable.
+    fn load(&self, entries: HashMap<String, Cached>) {
+        let mut state = self.state();
+        state.entries = entries;
+        state.ready = true;
+    }
+
+    /// Forgets everything: lookups read etcd until the watch is back.
+    fn reset(&self) {
+        let mut state = self.state();
+        state.ready = false;
+        state.entries = HashMap::new();
+    }
+
+    /// Drops the revisions of keys deleted long enough ago.
+    fn prune(&self) {
+        let now = tokio::time::Instant::now();
+        self.state()
+            .entries
+            .retain(|_, entry| !matches!(entry, Cached::Deleted { at, .. } if now.duration_since(*at) > TOMBSTONE_KEEP));
+    }
+}
+
+fn cached(bytes: &[u8], revision: i64) -> Cached {
+    match AddressableLease::decode(bytes) {
+        Ok(lease) => Cached::Lease { revision, lease },
+        Err(_) => Cached::Undecodable { revision },
+    }
+}
+
+/// Watches the `addressable/` prefix for as long as the directory lives, starting again
+/// (from a fresh snapshot) whenever the watch fails.
+async fn keep_watching(store: Arc<Store>, cache: Arc<LeaseCache>) {
+    loop {
+        match watch_once(&store, &cache).await {
+            Ok(()) => debug!(url = %store.url, "addressable watch ended; starting again"),
+            Err(error) => debug!(url = %store.url, %error, "addressable watch failed; starting again"),
+        }
+        cache.reset();
+        tokio::time::sleep(WATCH_RETRY).await;
+    }
+}
+
+/// Loads a snapshot of the leases, then applies every change after it until the watch ends.
+async fn watch_once(store: &Store, cache: &LeaseCache) -> Result<(), DirectoryError> {
+    let mut kv = store.client.kv_client();
+    let snapshot = store.bounded(kv.get(ADDRESSABLE_PREFIX, Some(GetOptions::new().with_prefix()))).await?;
+    let revision = snapshot.header().map_or(0, |h| h.revision());
+    let mut watch = store.client.watch_client();
+    let options = WatchOptions::new().with_prefix().with_start_revision(revision + 1);
+    let mut stream = store.bounded(watch.watch(ADDRESSABLE_PREFIX, Some(options))).await?;
+    let entries = snapshot
+        .kvs()
+        .iter()
+        .map(|kv| (String::from_utf8_lossy(kv.key()).into_owned(), cached(kv.value(), kv.mod_revision())))
+        .collect();
+    cache.load(entries);
+    debug!(url = %store.url, revision, "addressable watch started");
+    while let Some(response) = stream.message().await.map_err(|source| store.failed(source))? {
+        if response.canceled() {
+            warn!(url = %store.url, reason = response.cancel_reason(), "addressable watch cancelled by etcd");
+            return Ok(());
+        }
+        for event in response.events() {
+            let Some(kv) = event.kv() else { continue };
+            let key = String::from_utf8_lossy(kv.key());
+            let entry = match event.event_type() {
+                EventType::Put => cached(kv.value(), kv.mod_revision()),
+                EventType::Delete => {
+                    Cached::Deleted { revision: kv.mod_revision(), at: tokio::time::Instant::now() }
+                }
+            };
+            cache.observe(&key, entry);
+        }
+    }
+    Ok(())
+}
+
 impl AddressableDirectory for EtcdAddressableDirectory {
     fn get<'a>(
         &'a self,
         key: &'a NamespacedAddressableReference,
     ) -> BoxFuture<'a, Result<Option<AddressableLease>, DirectoryError>> {
-        Box::pin(async move { self.store.read(&lease_key(key)).await })
+        Box::pin(async move {
+            let key = lease_key(key);
+            match self.cache.lookup(&key) {
+                Lookup::Found(lease) => Ok(lease),
+                Lookup::AskEtcd => self.store.read(&key).await,
+            }
+        })
     }
 
     fn compare_and_set<'a>(
@@ -333,7 +550,29 @@ impl AddressableDirectory for EtcdAddressableDirectory {
     ) -> BoxFuture<'a, Result<bool, DirectoryError>> {
         Box::pin(async move {
             let key = lease_key(key);
-            let written = self.store.compare_and_set(&key, expected, new).await?;
+            let exchange = self.store.compare_and_set_seen(&key, expected, new.clone()).await?;
+            let written = match exchange {
+                Exchange::Written(revision) => {
+                    let entry = match new {
+                        Some(lease) => Cached::Lease { revision, lease },
+                        None => Cached::Deleted { revision, at: tokio::time::Instant::now() },
+                    };
+                    self.cache.observe(&key, entry);
+                    true
+                }
+                Exchange::Refused(found) => {
+                    // What etcd holds now is newer than what the caller expected: remember it,
+                    // so the caller's next lookup does not repeat the same mistake.
+                    match found {
+                        Found::Record(record) => self.cache.observe(&key, cached(&record.bytes, record.mod_revision)),
+                        Found::Absent(revision) => self
+                            .cache
+                            .observe(&key, Cached::Deleted { revision, at: tokio::time::Instant::now() }),
+                        Found::Unknown => {}
+                    }
+                    false
+                }
+            };
             debug!(key = %key, written, "addressable lease compare-and-set");
             Ok(written)
         })
@@ -344,6 +583,7 @@ impl AddressableDirectory for EtcdAddressableDirectory {
     }
 
     fn tick(&self, _now: Timestamp) -> BoxFuture<'_, Result<(), DirectoryError>> {
+        self.cache.prune();
         Box::pin(async { Ok(()) })
     }
 
