@@ -5,6 +5,7 @@
 //! channel registered in [`Connections`]. When the stream ends (the client went away, or
 //! the node is stopping), the registration and the routing edges are removed.
 
+use std::future::Future;
 use std::sync::Arc;
 
 use compat_proto::render::KotlinException;
@@ -176,10 +177,19 @@ impl StreamReader {
         let caller = self.caller.clone();
         match Message::try_from(wire) {
             Ok(message) => {
-                self.tasks.spawn(async move {
+                let mut processing = Box::pin(async move {
                     pipeline.on_inbound(message, &caller).await;
                     drop(permit);
                 });
+                // Most messages need no waiting at all (a lookup in memory, a place in a
+                // stream's queue): run them here, and hand only those that wait (a directory
+                // read in etcd, a retry pause) to a task of their own. A task per message
+                // cost more than the routing itself. The task's first poll registers its own
+                // waker with whatever the message waits for.
+                let mut context = std::task::Context::from_waker(std::task::Waker::noop());
+                if processing.as_mut().poll(&mut context).is_pending() {
+                    self.tasks.spawn(processing);
+                }
             }
             Err(error) => {
                 // Kotlin would close the stream; we answer this message and keep serving.
