@@ -163,7 +163,21 @@ async fn server_goes_away(kinds: &[ServerKind], kill: bool) -> anyhow::Result<Fa
     let mut after = Vec::new();
     let mut errors = Vec::new();
     for counter in &counters {
-        let (answer, seen) = call_until_ok(&mut caller, counter, Duration::from_secs(90)).await?;
+        let (answer, seen) = match call_until_ok(&mut caller, counter, Duration::from_secs(90)).await {
+            Ok(outcome) => outcome,
+            Err(error) => {
+                // What the servers' records said when the counter could not be placed again:
+                // the evidence a flaky failure needs (logs are in `mesh.logs()`).
+                let records = mesh.server_records().await.unwrap_or_default();
+                let records: Vec<String> =
+                    records.iter().map(|r| format!("{} {:?} visible {:?}", r.id, r.status, r.visible_nodes)).collect();
+                return Err(error.context(format!(
+                    "{} never answered again; server records: {records:?}; logs in {}",
+                    counter["id"],
+                    mesh.logs().display()
+                )));
+            }
+        };
         after.push(answer["result"].clone());
         for error in seen {
             if !errors.contains(&error) {

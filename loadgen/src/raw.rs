@@ -47,12 +47,12 @@ struct Session {
 
 impl Session {
     /// Joins `namespace` with `capabilities`, opens the stream and starts renewing the node
-    /// lease; returns the session and the stream's inbound half.
+    /// lease; returns the session and the opening of the stream's inbound half.
     async fn open(
         channel: Channel,
         namespace: &str,
         capabilities: Vec<String>,
-    ) -> anyhow::Result<(Arc<Self>, tonic::Streaming<pb::MessageProto>)> {
+    ) -> anyhow::Result<(Arc<Self>, Opening)> {
         let mut management = pb::node_management_client::NodeManagementClient::new(channel.clone());
         let mut request =
             tonic::Request::new(pb::JoinClusterRequestProto { capabilities: Some(capabilities_proto(&capabilities)) });
@@ -74,11 +74,11 @@ impl Session {
         request.metadata_mut().insert(compat_proto::NAMESPACE_HEADER, MetadataValue::try_from(namespace)?);
         request.metadata_mut().insert(compat_proto::NODE_KEY_HEADER, MetadataValue::try_from(info.id.key.as_str())?);
         let mut connection = pb::connection_client::ConnectionClient::new(channel.clone());
-        let inbound = tokio::time::timeout(Duration::from_secs(30), connection.open_stream(request))
-            .await
-            .context("opening the stream timed out")?
-            .context("opening the stream failed")?
-            .into_inner();
+        // grpc-java sends the response headers with its first message only: opening must not
+        // hold up sending, so the stream's reader waits for it instead.
+        let inbound: Opening = Box::pin(async move {
+            connection.open_stream(request).await.map(tonic::Response::into_inner).map_err(|s| s.to_string())
+        });
         let session =
             Arc::new(Self { channel, namespace: namespace.to_owned(), capabilities, info: Mutex::new(info), outbound });
         let renewing = Arc::downgrade(&session);
@@ -160,6 +160,10 @@ fn capabilities_proto(types: &[String]) -> pb::CapabilitiesProto {
 
 type Answer = Result<String, String>;
 
+/// The inbound half of a stream, once the server has answered its opening.
+type Opening =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<tonic::Streaming<pb::MessageProto>, String>> + Send>>;
+
 /// A caller on its own stream: requests go out as prepared messages, answers are matched by
 /// message id.
 pub struct RawCaller {
@@ -183,22 +187,30 @@ impl RawCaller {
     pub async fn connect_echo(channel: Channel) -> anyhow::Result<Self> {
         let (outbound, rx) = mpsc::channel(OUTBOUND_BUFFER);
         let mut connection = pb::connection_client::ConnectionClient::new(channel);
-        let inbound = tokio::time::timeout(Duration::from_secs(30), connection.open_stream(ReceiverStream::new(rx)))
-            .await
-            .context("opening the echo stream timed out")?
-            .context("opening the echo stream failed")?
-            .into_inner();
+        let inbound: Opening = Box::pin(async move {
+            connection
+                .open_stream(ReceiverStream::new(rx))
+                .await
+                .map(tonic::Response::into_inner)
+                .map_err(|s| s.to_string())
+        });
         Ok(Self::start(outbound, inbound, None))
     }
 
-    fn start(
-        outbound: mpsc::Sender<pb::MessageProto>,
-        mut inbound: tonic::Streaming<pb::MessageProto>,
-        session: Option<Arc<Session>>,
-    ) -> Self {
+    fn start(outbound: mpsc::Sender<pb::MessageProto>, opening: Opening, session: Option<Arc<Session>>) -> Self {
         let pending: Arc<Mutex<HashMap<i64, oneshot::Sender<Answer>>>> = Arc::default();
         let answers = Arc::clone(&pending);
         let reading = tokio::spawn(async move {
+            let mut inbound = match opening.await {
+                Ok(inbound) => inbound,
+                Err(status) => {
+                    warn!(%status, "the caller's stream could not be opened");
+                    for (_, waiting) in lock(&answers).drain() {
+                        let _ = waiting.send(Err(format!("the caller's stream could not be opened: {status}")));
+                    }
+                    return;
+                }
+            };
             loop {
                 let message = match inbound.message().await {
                     Ok(Some(message)) => message,
@@ -286,11 +298,18 @@ impl RawHost {
     /// Joins `namespace` on `channel` declaring `actor_types`, and answers calls until the
     /// stream ends.
     pub async fn connect(channel: Channel, namespace: &str, actor_types: Vec<String>) -> anyhow::Result<Self> {
-        let (session, mut inbound) = Session::open(channel, namespace, actor_types).await?;
+        let (session, opening) = Session::open(channel, namespace, actor_types).await?;
         let replies = Arc::clone(&session);
         let placed: Arc<Mutex<HashSet<pb::AddressableReferenceProto>>> = Arc::default();
         let seen = Arc::clone(&placed);
         let answering = tokio::spawn(async move {
+            let mut inbound = match opening.await {
+                Ok(inbound) => inbound,
+                Err(status) => {
+                    warn!(%status, "the host's stream could not be opened");
+                    return;
+                }
+            };
             loop {
                 let message = match inbound.message().await {
                     Ok(Some(message)) => message,
