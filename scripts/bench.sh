@@ -322,7 +322,7 @@ echo "| open loop at $RATE calls/s (50 % of Kotlin's peak): p50 / p99 / p99.9 (Â
 echo "| errors in the open loop | $(f kotlin-open "r.get('errors','-')") | $(f rust-open "r.get('errors','-')") | |"
 echo "| peak RSS after the $ACTORS-actor runs (MiB) | ${R[kotlin.rss_small]} | ${R[rust.rss_small]} | $(ratio "${R[kotlin.rss_small]}" "${R[rust.rss_small]}") smaller |"
 echo "| peak RSS after $BIG_ACTORS actors (MiB) | ${R[kotlin.rss_big]} | ${R[rust.rss_big]} | $(ratio "${R[kotlin.rss_big]}" "${R[rust.rss_big]}") smaller |"
-echo "| actors placed in the $BIG_ACTORS-actor run (calls ok) | $(f kotlin-big "r.get('ok','-')") | $(f rust-big "r.get('ok','-')") | |"
+echo "| calls answered in the $BIG_ACTORS-actor run (each actor called at least twice) | $(f kotlin-big "r.get('ok','-')") | $(f rust-big "r.get('ok','-')") | |"
 k=$(cps kotlin-client-128)
 r=$(cps rust-client-128)
 echo "| calls/s, Rust client runtime both sides, 128 in flight | $k | $r | $(ratio "$r" "$k") |"
