@@ -467,9 +467,9 @@ impl LeaseCache {
     /// Drops the revisions of keys deleted long enough ago.
     fn prune(&self) {
         let now = tokio::time::Instant::now();
-        self.state()
-            .entries
-            .retain(|_, entry| !matches!(entry, Cached::Deleted { at, .. } if now.duration_since(*at) > TOMBSTONE_KEEP));
+        self.state().entries.retain(
+            |_, entry| !matches!(entry, Cached::Deleted { at, .. } if now.duration_since(*at) > TOMBSTONE_KEEP),
+        );
     }
 }
 
@@ -518,9 +518,7 @@ async fn watch_once(store: &Store, cache: &LeaseCache) -> Result<(), DirectoryEr
             let key = String::from_utf8_lossy(kv.key());
             let entry = match event.event_type() {
                 EventType::Put => cached(kv.value(), kv.mod_revision()),
-                EventType::Delete => {
-                    Cached::Deleted { revision: kv.mod_revision(), at: tokio::time::Instant::now() }
-                }
+                EventType::Delete => Cached::Deleted { revision: kv.mod_revision(), at: tokio::time::Instant::now() },
             };
             cache.observe(&key, entry);
         }
@@ -565,9 +563,9 @@ impl AddressableDirectory for EtcdAddressableDirectory {
                     // so the caller's next lookup does not repeat the same mistake.
                     match found {
                         Found::Record(record) => self.cache.observe(&key, cached(&record.bytes, record.mod_revision)),
-                        Found::Absent(revision) => self
-                            .cache
-                            .observe(&key, Cached::Deleted { revision, at: tokio::time::Instant::now() }),
+                        Found::Absent(revision) => {
+                            self.cache.observe(&key, Cached::Deleted { revision, at: tokio::time::Instant::now() })
+                        }
                         Found::Unknown => {}
                     }
                     false
