@@ -72,12 +72,18 @@ pub struct Launch {
 
 /// Returns the `orbit-node` binary: `$ORBIT_NODE_BIN` or `target/debug/orbit-node`.
 pub fn orbit_node_binary() -> anyhow::Result<PathBuf> {
-    let binary = match std::env::var_os("ORBIT_NODE_BIN") {
+    workspace_binary("orbit-node", "ORBIT_NODE_BIN", "orbit-node")
+}
+
+/// Returns the workspace binary `name` of `package`: the path in the environment variable
+/// `variable`, or `target/debug/<name>`; an error saying how to build it when it is missing.
+pub fn workspace_binary(name: &str, variable: &str, package: &str) -> anyhow::Result<PathBuf> {
+    let binary = match std::env::var_os(variable) {
         Some(path) => PathBuf::from(path),
-        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/debug/orbit-node"),
+        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/debug").join(name),
     };
     if !binary.is_file() {
-        bail!("{} is missing: build it with `cargo build -p orbit-node`", binary.display());
+        bail!("{} is missing: build it with `cargo build -p {package}`", binary.display());
     }
     Ok(binary)
 }

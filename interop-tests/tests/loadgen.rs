@@ -6,22 +6,15 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use orbit_interop_tests::jvm::log_dir;
 use orbit_interop_tests::scenario::start_host;
-use orbit_interop_tests::servers::{ServerKind, ServerProcess};
+use orbit_interop_tests::servers::{ServerKind, ServerProcess, workspace_binary};
 use serde_json::Value;
 
 /// The `orbit-load` binary: `$ORBIT_LOAD_BIN` or `target/debug/orbit-load`.
 fn orbit_load_binary() -> anyhow::Result<PathBuf> {
-    let binary = match std::env::var_os("ORBIT_LOAD_BIN") {
-        Some(path) => PathBuf::from(path),
-        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/debug/orbit-load"),
-    };
-    if !binary.is_file() {
-        bail!("{} is missing: build it with `cargo build -p orbit-loadgen`", binary.display());
-    }
-    Ok(binary)
+    workspace_binary("orbit-load", "ORBIT_LOAD_BIN", "orbit-loadgen")
 }
 
 /// Runs `orbit-load` against `server` with `args` and returns its JSON result.
