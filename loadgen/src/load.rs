@@ -140,16 +140,23 @@ struct Counts {
 }
 
 impl Shared {
-    /// Makes call number `n` (actor and caller chosen round robin) and records its outcome;
-    /// `due` is when it was meant to start (the latency counts from there).
-    async fn call(&self, n: u64, due: Instant) {
-        let actor = usize::try_from(n % self.references.len() as u64).unwrap_or(0);
-        let caller = &self.callers[usize::try_from(n % self.callers.len() as u64).unwrap_or(0)];
+    /// Counts a call due at `due` as sent (before it is handed to a task, so a call that has
+    /// not started by the end still counts) and says whether it is measured.
+    fn begin(&self, due: Instant) -> bool {
         let measured = due >= self.measure_from && due < self.measure_until;
         self.counts.sent.fetch_add(1, Ordering::Relaxed);
         if measured {
             self.counts.measured_sent.fetch_add(1, Ordering::Relaxed);
         }
+        measured
+    }
+
+    /// Makes call number `n` (actor and caller chosen round robin), counted by [`Shared::begin`],
+    /// and records its outcome; `due` is when it was meant to start (the latency counts from
+    /// there).
+    async fn call(&self, n: u64, due: Instant, measured: bool) {
+        let actor = usize::try_from(n % self.references.len() as u64).unwrap_or(0);
+        let caller = &self.callers[usize::try_from(n % self.callers.len() as u64).unwrap_or(0)];
         let outcome: Result<bool, String> = match caller {
             Caller::Client(client) => client
                 .actor(self.references[actor].addressable_type.clone(), self.references[actor].key.clone())
@@ -295,7 +302,8 @@ async fn closed_loop(shared: &Arc<Shared>, in_flight: usize) -> u64 {
                     return;
                 }
                 let n = shared.next_call.fetch_add(1, Ordering::Relaxed);
-                shared.call(n, now).await;
+                let measured = shared.begin(now);
+                shared.call(n, now, measured).await;
             }
         }));
     }
@@ -328,8 +336,9 @@ async fn open_loop(shared: &Arc<Shared>, rate: f64) -> u64 {
             let Ok(permit) = Arc::clone(&limit).acquire_owned().await else { break 'schedule };
             let shared = Arc::clone(shared);
             let call = n;
+            let measured = shared.begin(due);
             tokio::spawn(async move {
-                shared.call(call, due).await;
+                shared.call(call, due, measured).await;
                 drop(permit);
             });
             n += 1;

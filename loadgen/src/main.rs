@@ -27,6 +27,9 @@ use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
 
+/// The highest open-loop rate (calls per second) the schedule can keep.
+const MAX_RATE: f64 = 10_000_000.0;
+
 /// The harness actor type every load targets.
 pub const ECHO_ACTOR: &str = "orbit.harness.actors.EchoActor";
 
@@ -112,6 +115,9 @@ impl Options {
         }
         if let Some(rate) = self.rate {
             positive("--rate", rate)?;
+            if rate > MAX_RATE {
+                return Err(format!("--rate can be at most {MAX_RATE}"));
+            }
         }
         if self.server.is_empty() && self.mode != Mode::Echo && self.serve_echo.is_none() {
             return Err("--server is required (except with --mode echo)".to_owned());

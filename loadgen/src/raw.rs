@@ -18,6 +18,9 @@ use tonic::metadata::MetadataValue;
 use tonic::transport::{Channel, Endpoint};
 use tracing::{debug, warn};
 
+/// How long a raw host may take to leave and give up its leases.
+const HOST_STOP_LIMIT: Duration = Duration::from_secs(30);
+
 /// How many messages may wait to be written to the stream.
 const OUTBOUND_BUFFER: usize = 65_536;
 
@@ -353,6 +356,13 @@ impl RawHost {
     /// gives up the lease of every actor it answered for (so the next call places it again
     /// at once rather than after this node's lease expires), then closes the stream.
     pub async fn stop(self) {
+        // However slow the server, stopping gives up after this long (the leases then expire).
+        if tokio::time::timeout(HOST_STOP_LIMIT, self.give_up_everything()).await.is_err() {
+            warn!("a raw host gave up stopping after {HOST_STOP_LIMIT:?}");
+        }
+    }
+
+    async fn give_up_everything(&self) {
         if let Err(error) = self.session.leave().await {
             warn!(%error, "a raw host could not leave the cluster");
         }

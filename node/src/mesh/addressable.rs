@@ -66,7 +66,7 @@ impl AddressableManager {
         &self,
         namespace: &str,
         reference: &AddressableReference,
-        mut ineligible: Vec<NodeId>,
+        ineligible: Vec<NodeId>,
     ) -> Result<NodeId, PlacementError> {
         let key = NamespacedAddressableReference {
             namespace: namespace.to_owned(),
@@ -86,8 +86,11 @@ impl AddressableManager {
             if owner_valid && !expired && !ineligible.contains(&current.node_id) {
                 return Ok(current.node_id);
             }
-            ineligible.push(current.node_id.clone());
-            let lease = self.place(&key, &ineligible).await?;
+            // The owner is left out of this placement only: if the write is refused because the
+            // record changed (renewed by a live owner, say), the next round judges it afresh.
+            let mut excluded = ineligible.clone();
+            excluded.push(current.node_id.clone());
+            let lease = self.place(&key, &excluded).await?;
             if self.directory.compare_and_set(&key, Some(&current), Some(lease.clone())).await? {
                 return Ok(lease.node_id);
             }
@@ -147,7 +150,7 @@ impl AddressableManager {
         };
         loop {
             let now = self.cluster.now();
-            let current = self.directory.get(&key).await?;
+            let current = self.directory.get_latest(&key).await?;
             let Some(current) = current.filter(|l| &l.node_id == owner && !l.expires_at.is_before(now)) else {
                 return Err(PlacementError::CouldNotRenewLease(reference.clone()));
             };
@@ -165,7 +168,7 @@ impl AddressableManager {
             namespace: owner.namespace.clone(),
             addressable_reference: reference.clone(),
         };
-        let Ok(Some(current)) = self.directory.get(&key).await else { return false };
+        let Ok(Some(current)) = self.directory.get_latest(&key).await else { return false };
         if &current.node_id != owner || current.expires_at.is_before(self.cluster.now()) {
             return false;
         }

@@ -82,11 +82,22 @@ pub trait NodeDirectory: Send + Sync {
 
 /// Addressable leases, keyed by namespace and reference.
 pub trait AddressableDirectory: Send + Sync {
-    /// Returns the lease of `key`, if any.
+    /// Returns the lease of `key`, if any. A store may answer from a copy that lags it by a
+    /// moment (routing tolerates that: hosts validate their leases).
     fn get<'a>(
         &'a self,
         key: &'a NamespacedAddressableReference,
     ) -> BoxFuture<'a, Result<Option<AddressableLease>, DirectoryError>>;
+
+    /// Returns the lease of `key` as the store holds it now, never from a copy: what lease
+    /// renewal and abandonment decide on (a host renews right after another server placed
+    /// the actor on it).
+    fn get_latest<'a>(
+        &'a self,
+        key: &'a NamespacedAddressableReference,
+    ) -> BoxFuture<'a, Result<Option<AddressableLease>, DirectoryError>> {
+        self.get(key)
+    }
 
     /// Stores `new` (or deletes on `None`) iff the current lease equals `expected`.
     fn compare_and_set<'a>(

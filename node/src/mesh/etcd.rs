@@ -67,7 +67,10 @@ impl Store {
         let options = ConnectOptions::new()
             .with_connect_timeout(REQUEST_TIMEOUT)
             .with_timeout(REQUEST_TIMEOUT)
-            .with_keep_alive(Duration::from_secs(10), Duration::from_secs(5));
+            .with_keep_alive(Duration::from_secs(10), Duration::from_secs(5))
+            // A member cut off from its cluster's leader fails requests (and ends watches)
+            // instead of answering from what it had.
+            .with_require_leader(true);
         let client = Client::connect([url], Some(options))
             .await
             .map_err(|source| DirectoryError::Etcd { url: url.to_owned(), source })?;
@@ -353,6 +356,11 @@ impl NodeDirectory for EtcdNodeDirectory {
 const ADDRESSABLE_PREFIX: &str = "addressable/";
 /// How long the watch waits before it starts again after failing.
 const WATCH_RETRY: Duration = Duration::from_secs(1);
+/// How often the watch asks etcd to confirm it is current; no answer by the next ask ends it.
+const WATCH_PROGRESS_EVERY: Duration = Duration::from_secs(5);
+/// The largest snapshot or watch response read (tonic's default, 4 MiB, holds about 19,000
+/// leases; a snapshot of 100,000 is about 22 MiB).
+const WATCH_MAX_MESSAGE: usize = 512 * 1024 * 1024;
 /// How long a deleted key's revision is remembered (longer than any request may take), so a
 /// slower read of an older revision cannot bring the record back.
 const TOMBSTONE_KEEP: Duration = Duration::from_secs(30);
@@ -484,23 +492,33 @@ fn cached(bytes: &[u8], revision: i64) -> Cached {
 /// (from a fresh snapshot) whenever the watch fails.
 async fn keep_watching(store: Arc<Store>, cache: Arc<LeaseCache>) {
     loop {
-        match watch_once(&store, &cache).await {
+        let outcome = watch_once(&store, &cache).await;
+        let was_ready = cache.state().ready;
+        cache.reset();
+        match outcome {
             Ok(()) => debug!(url = %store.url, "addressable watch ended; starting again"),
+            // A watch that was serving lookups: say so once; while etcd stays away the
+            // node directory's health check already warns.
+            Err(error) if was_ready => {
+                warn!(url = %store.url, %error, "addressable watch failed; lookups read etcd until it is back");
+            }
             Err(error) => debug!(url = %store.url, %error, "addressable watch failed; starting again"),
         }
-        cache.reset();
         tokio::time::sleep(WATCH_RETRY).await;
     }
 }
 
 /// Loads a snapshot of the leases, then applies every change after it until the watch ends.
+/// Every [`WATCH_PROGRESS_EVERY`] it asks etcd for a progress notice; a watch that has not
+/// answered by the next ask is stalled (a member that lost its leader keeps a watch open and
+/// silent), and ends with an error.
 async fn watch_once(store: &Store, cache: &LeaseCache) -> Result<(), DirectoryError> {
-    let mut kv = store.client.kv_client();
+    let mut kv = store.client.kv_client().max_decoding_message_size(WATCH_MAX_MESSAGE);
     let snapshot = store.bounded(kv.get(ADDRESSABLE_PREFIX, Some(GetOptions::new().with_prefix()))).await?;
     let revision = snapshot.header().map_or(0, |h| h.revision());
-    let mut watch = store.client.watch_client();
+    let mut watch = store.client.watch_client().max_decoding_message_size(WATCH_MAX_MESSAGE);
     let options = WatchOptions::new().with_prefix().with_start_revision(revision + 1);
-    let mut stream = store.bounded(watch.watch(ADDRESSABLE_PREFIX, Some(options))).await?;
+    let (mut requests, mut responses) = store.bounded(watch.watch(ADDRESSABLE_PREFIX, Some(options))).await?.split();
     let entries = snapshot
         .kvs()
         .iter()
@@ -508,7 +526,23 @@ async fn watch_once(store: &Store, cache: &LeaseCache) -> Result<(), DirectoryEr
         .collect();
     cache.load(entries);
     debug!(url = %store.url, revision, "addressable watch started");
-    while let Some(response) = stream.message().await.map_err(|source| store.failed(source))? {
+    let mut progress = tokio::time::interval(WATCH_PROGRESS_EVERY);
+    progress.tick().await;
+    let mut unanswered = false;
+    loop {
+        let response = tokio::select! {
+            response = responses.message() => response.map_err(|source| store.failed(source))?,
+            _ = progress.tick() => {
+                if unanswered {
+                    return Err(DirectoryError::Timeout { url: store.url.clone(), after: WATCH_PROGRESS_EVERY });
+                }
+                requests.request_progress().await.map_err(|source| store.failed(source))?;
+                unanswered = true;
+                continue;
+            }
+        };
+        let Some(response) = response else { return Ok(()) };
+        unanswered = false;
         if response.canceled() {
             warn!(url = %store.url, reason = response.cancel_reason(), "addressable watch cancelled by etcd");
             return Ok(());
@@ -523,7 +557,6 @@ async fn watch_once(store: &Store, cache: &LeaseCache) -> Result<(), DirectoryEr
             cache.observe(&key, entry);
         }
     }
-    Ok(())
 }
 
 impl AddressableDirectory for EtcdAddressableDirectory {
@@ -538,6 +571,13 @@ impl AddressableDirectory for EtcdAddressableDirectory {
                 Lookup::AskEtcd => self.store.read(&key).await,
             }
         })
+    }
+
+    fn get_latest<'a>(
+        &'a self,
+        key: &'a NamespacedAddressableReference,
+    ) -> BoxFuture<'a, Result<Option<AddressableLease>, DirectoryError>> {
+        Box::pin(async move { self.store.read(&lease_key(key)).await })
     }
 
     fn compare_and_set<'a>(

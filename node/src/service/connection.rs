@@ -15,7 +15,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tonic::{Request, Response, Status, Streaming};
-use tracing::{debug, info, warn};
+use tracing::{debug, error, info, warn};
 
 use crate::error::{StatusKind, stream_failure_status};
 use crate::mesh::ClusterManager;
@@ -187,8 +187,16 @@ impl StreamReader {
                 // cost more than the routing itself. The task's first poll registers its own
                 // waker with whatever the message waits for.
                 let mut context = std::task::Context::from_waker(std::task::Waker::noop());
-                if processing.as_mut().poll(&mut context).is_pending() {
-                    self.tasks.spawn(processing);
+                // A panic while routing must end this message only, as it did in a task of its
+                // own, never the stream's reader (whose end unregisters the stream).
+                let polled =
+                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| processing.as_mut().poll(&mut context)));
+                match polled {
+                    Ok(std::task::Poll::Pending) => {
+                        self.tasks.spawn(processing);
+                    }
+                    Ok(std::task::Poll::Ready(())) => {}
+                    Err(_) => error!(node_id = %self.caller, message_id, "routing a message panicked; message dropped"),
                 }
             }
             Err(error) => {
