@@ -336,6 +336,12 @@ if [ "$MESH" = 1 ]; then
   echo "| mesh p50 / p99 / p99.9 (µs) | $(lat kotlin-mesh) | $(lat rust-mesh) | |"
 fi
 echo "| orbit-node binary (bytes; stripped) | | $size; $stripped | |"
+# No image is built here (container images are issue 11). The smallest image orbit-node can
+# run in holds the stripped binary and the shared libraries ldd lists; the Kotlin server needs
+# a JRE (the Docker probe's debootstrap JRE image is 345 MB, docs/testing.md) and its jar.
+libs=0
+for lib in $(ldd "$NODE" | grep -oE '/[^ ]+'); do libs=$((libs + $(stat -L -c %s "$lib"))); done
+echo "| image contents (bytes): Kotlin = harness jar (+ a JRE); Rust = stripped binary + ldd libraries | $(stat -c %s "$JAR") (+ JRE) | $((stripped + libs)) | |"
 echo
 echo "| raw echo limit (no server work; same machine, same run) | round trips/s | orbit-node calls/s at that level | share of half the echo rate |"
 echo "|---|---:|---:|---:|"
