@@ -214,15 +214,7 @@ impl RawCaller {
                     return;
                 }
             };
-            loop {
-                let message = match inbound.message().await {
-                    Ok(Some(message)) => message,
-                    Ok(None) => break,
-                    Err(status) => {
-                        warn!(%status, "caller stream failed");
-                        break;
-                    }
-                };
+            while let Some(message) = next_message(&mut inbound, "caller").await {
                 let answer = match message.content.and_then(|c| c.content) {
                     Some(Content::InvocationResponse(response)) => Ok(response.value),
                     Some(Content::InvocationResponseError(error)) => Err(error.description),
@@ -313,15 +305,7 @@ impl RawHost {
                     return;
                 }
             };
-            loop {
-                let message = match inbound.message().await {
-                    Ok(Some(message)) => message,
-                    Ok(None) => break,
-                    Err(status) => {
-                        warn!(%status, "host stream failed");
-                        break;
-                    }
-                };
+            while let Some(message) = next_message(&mut inbound, "host").await {
                 let Some(Content::InvocationRequest(call)) = message.content.and_then(|c| c.content) else { continue };
                 if let Some(reference) = &call.reference {
                     let mut placed = lock(&seen);
@@ -329,20 +313,13 @@ impl RawHost {
                         placed.insert(reference.clone());
                     }
                 }
-                let content = match echoed(&call) {
-                    Ok(value) => Content::InvocationResponse(pb::InvocationResponseProto { value }),
-                    Err(description) => Content::Error(pb::ErrorProto { description }),
-                };
                 let reply = pb::MessageProto {
-                    message_id: message.message_id,
-                    source: None,
                     target: message.source.map(|caller| pb::MessageTargetProto {
                         target: Some(message_target_proto::Target::UnicastTarget(message_target_proto::Unicast {
                             target: Some(caller),
                         })),
                     }),
-                    content: Some(pb::MessageContentProto { content: Some(content) }),
-                    attempts: 0,
+                    ..echo_reply(message.message_id, &call)
                 };
                 if replies.outbound.send(reply).await.is_err() {
                     break;
@@ -416,23 +393,40 @@ impl pb::connection_server::Connection for EchoServer {
         let mut inbound = request.into_inner();
         let (tx, rx) = mpsc::channel(OUTBOUND_BUFFER);
         tokio::spawn(async move {
-            while let Ok(Some(message)) = inbound.message().await {
+            while let Some(message) = next_message(&mut inbound, "echo server").await {
                 let Some(Content::InvocationRequest(call)) = message.content.and_then(|c| c.content) else { continue };
-                let content = match echoed(&call) {
-                    Ok(value) => Content::InvocationResponse(pb::InvocationResponseProto { value }),
-                    Err(description) => Content::Error(pb::ErrorProto { description }),
-                };
-                let reply = pb::MessageProto {
-                    message_id: message.message_id,
-                    content: Some(pb::MessageContentProto { content: Some(content) }),
-                    ..pb::MessageProto::default()
-                };
-                if tx.send(Ok(reply)).await.is_err() {
+                if tx.send(Ok(echo_reply(message.message_id, &call))).await.is_err() {
                     break;
                 }
             }
         });
         Ok(tonic::Response::new(ReceiverStream::new(rx)))
+    }
+}
+
+/// Reads the next message of a stream; `None` when it ended or failed (logged, naming `who`
+/// reads it).
+async fn next_message(inbound: &mut tonic::Streaming<pb::MessageProto>, who: &str) -> Option<pb::MessageProto> {
+    match inbound.message().await {
+        Ok(message) => message,
+        Err(status) => {
+            warn!(%status, "{who} stream failed");
+            None
+        }
+    }
+}
+
+/// The reply to invocation request `message_id` carrying `call`, without a target: an
+/// `invocation_response` with the echo, or an `error`.
+fn echo_reply(message_id: i64, call: &pb::InvocationRequestProto) -> pb::MessageProto {
+    let content = match echoed(call) {
+        Ok(value) => Content::InvocationResponse(pb::InvocationResponseProto { value }),
+        Err(description) => Content::Error(pb::ErrorProto { description }),
+    };
+    pb::MessageProto {
+        message_id,
+        content: Some(pb::MessageContentProto { content: Some(content) }),
+        ..pb::MessageProto::default()
     }
 }
 
