@@ -110,9 +110,13 @@ impl ServerProcess {
             }
             ServerKind::Rust => {
                 let log = std::fs::File::create(logs.join(format!("{name}.log")))?;
+                // A metrics port of its own unless the caller chose one.
+                let metrics_port = free_port().to_string();
+                let metrics: &[&str] =
+                    if args.contains(&"--metrics-port") { &[] } else { &["--metrics-port", &metrics_port] };
                 let child = Command::new(orbit_node_binary()?)
                     .args(["--port", &port_text, "--listen", "127.0.0.1", "--url", &endpoint])
-                    .args(["--metrics-port", &free_port().to_string()])
+                    .args(metrics)
                     .args(args)
                     .env("ORBIT_LOG", "info,orbit_node=debug")
                     .stdin(Stdio::null())

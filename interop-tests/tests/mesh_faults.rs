@@ -12,8 +12,10 @@ use compat_proto::{NodeId, NodeStatus, Timestamp, pb};
 use orbit_interop_tests::etcd::EtcdServer;
 use orbit_interop_tests::jvm::log_dir;
 use orbit_interop_tests::mesh::{server_records, wait_meshed};
+use orbit_interop_tests::prometheus::{parse, scrape};
 use orbit_interop_tests::scenario::{call, call_all, call_until_ok, start_caller, start_host};
 use orbit_interop_tests::servers::{ServerKind, ServerProcess};
+use orbit_test_support::free_port;
 use prost::Message as _;
 use serde_json::json;
 
@@ -31,8 +33,10 @@ async fn orbit_node_waits_for_etcd_and_joins_when_it_is_back() -> anyhow::Result
     let mut leases = EtcdServer::start("leases", &logs).await?;
     nodes.kill().await?;
     leases.kill().await?;
-    let mut server =
-        ServerProcess::start_named(ServerKind::Rust, "server-rust", &logs, &etcd_args(&nodes, &leases)).await?;
+    let metrics_port = free_port().to_string();
+    let mut args = etcd_args(&nodes, &leases).to_vec();
+    args.extend(["--metrics-port", &metrics_port]);
+    let mut server = ServerProcess::start_named(ServerKind::Rust, "server-rust", &logs, &args).await?;
     tokio::time::sleep(Duration::from_secs(4)).await;
     anyhow::ensure!(!server.has_exited()?, "orbit-node exited while etcd was down");
     let log = std::fs::read_to_string(logs.join("server-rust.log"))?;
@@ -50,6 +54,19 @@ async fn orbit_node_waits_for_etcd_and_joins_when_it_is_back() -> anyhow::Result
     let ping = call("ping", ECHO, json!({"string": "after-etcd"}), "ping", json!([]));
     let answer = call_until_ok(&mut caller, &ping, Duration::from_secs(60)).await?;
     assert_eq!(answer.0["result"], json!("pong"), "errors before: {:?}", answer.1);
+    // The etcd requests were timed, failed ones included (orbit-node's own meter).
+    let metrics = parse(&scrape(metrics_port.parse()?, "/metrics").await?.body)?;
+    let requests = |op: &str| {
+        metrics.samples.get(&format!("orbit_node_etcd_request_duration_seconds_count{{op=\"{op}\"}}")).copied()
+    };
+    println!(
+        "etcd requests timed: txn {:?}, get {:?}, snapshot {:?}",
+        requests("txn"),
+        requests("get"),
+        requests("snapshot")
+    );
+    assert!(requests("txn").is_some_and(|n| n >= 1.0), "the registration's transaction");
+    assert!(requests("snapshot").is_some_and(|n| n >= 1.0), "the lease copy's snapshot");
     caller.close_stdin();
     caller.wait_exit(Duration::from_secs(30)).await?;
     host.terminate(Duration::from_secs(20)).await?;

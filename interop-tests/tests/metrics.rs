@@ -36,6 +36,26 @@ struct Observation {
     before: Exposition,
     after: Scrape,
     after_parsed: Exposition,
+    /// The `orbit_node_*` families only orbit-node has, taken out of `before` and `after_parsed`.
+    rust_only: Exposition,
+    /// The status line of a request outside the metrics context.
+    outside_context: String,
+}
+
+/// Moves the families only orbit-node exposes (and their samples) out of `exposition`.
+fn take_rust_only(exposition: &mut Exposition) -> Exposition {
+    let mut taken = Exposition::default();
+    for name in orbit_node::metrics::RUST_ONLY_FAMILIES {
+        if let Some(family) = exposition.families.remove(name) {
+            taken.families.insert(name.to_owned(), family);
+        }
+    }
+    let (rust_only, kept) = std::mem::take(&mut exposition.samples)
+        .into_iter()
+        .partition(|(series, _)| taken.families.keys().any(|name| series.starts_with(name.as_str())));
+    exposition.samples = kept;
+    taken.samples = rust_only;
+    taken
 }
 
 async fn observe(kind: ServerKind) -> anyhow::Result<Observation> {
@@ -48,7 +68,12 @@ async fn observe(kind: ServerKind) -> anyhow::Result<Observation> {
     };
     let mut server = ServerProcess::launch(kind, &logs, &launch).await?;
     println!("{} server at {}, metrics on :{metrics_port}; logs in {}", kind.name(), server.endpoint, logs.display());
-    let before = parse(&scrape(metrics_port, "/metrics").await?.body)?;
+    let mut before = parse(&scrape(metrics_port, "/metrics").await?.body)?;
+    take_rust_only(&mut before);
+    let outside_context = match scrape(metrics_port, "/other").await {
+        Ok(answer) => format!("200 {}", answer.content_type),
+        Err(error) => error.to_string(),
+    };
 
     let mut host = start_host("host", &logs, &server.endpoint, NAMESPACE).await?;
     let mut caller = start_caller("caller", &logs, &server.endpoint, NAMESPACE).await?;
@@ -66,13 +91,14 @@ async fn observe(kind: ServerKind) -> anyhow::Result<Observation> {
     // Let a few ticks pass (tick timer, directory gauges), with both clients still connected.
     tokio::time::sleep(Duration::from_secs(3)).await;
     let after = scrape(metrics_port, "/metrics").await?;
-    let after_parsed = parse(&after.body)?;
+    let mut after_parsed = parse(&after.body)?;
+    let rust_only = take_rust_only(&mut after_parsed);
 
     caller.close_stdin();
     caller.wait_exit(Duration::from_secs(30)).await?;
     host.terminate(Duration::from_secs(30)).await?;
     server.terminate(Duration::from_secs(20)).await?;
-    Ok(Observation { before, after, after_parsed })
+    Ok(Observation { before, after, after_parsed, rust_only, outside_context })
 }
 
 /// How each series moved. A `_max` is a windowed maximum: whether it moved depends on which
@@ -142,6 +168,21 @@ async fn metrics_match_a_real_kotlin_scrape() -> anyhow::Result<()> {
     for gauge in STATE_GAUGES {
         assert_eq!(rust.after_parsed.samples.get(gauge), kotlin.after_parsed.samples.get(gauge), "{gauge}");
     }
+    // Outside the context both answer 404.
+    assert!(kotlin.outside_context.contains("404"), "kotlin: {}", kotlin.outside_context);
+    assert!(rust.outside_context.contains("404"), "rust: {}", rust.outside_context);
+    // Kotlin has none of the Rust-only families; orbit-node counted this traffic in them.
+    assert!(kotlin.rust_only.families.is_empty(), "{:?}", kotlin.rust_only);
+    println!("rust-only samples: {:?}", rust.rust_only.samples);
+    let rust_only = |series: &str| rust.rust_only.samples.get(series).copied();
+    assert!(
+        rust_only("orbit_node_forwarded_messages_total{route=\"clients\"}").is_some_and(|v| v >= 42.0),
+        "21 requests and 21 replies handed to client streams"
+    );
+    assert_eq!(rust_only("orbit_node_streams{kind=\"client\"}"), Some(2.0), "host and caller");
+    assert_eq!(rust_only("orbit_node_streams{kind=\"peer_in\"}"), Some(0.0));
+    assert_eq!(rust_only("orbit_node_pipeline_in_flight"), Some(0.0), "nothing in flight once answered");
+    assert_eq!(rust_only("orbit_node_pipeline_rejected_total"), Some(0.0));
     // And the traffic was seen at all.
     for series in ["orbit_message_sizes_count", "orbit_placement_timer_seconds_count", "orbit_tick_timer_seconds_count"]
     {

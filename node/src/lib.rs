@@ -42,7 +42,7 @@ use crate::mesh::directory::{
 };
 use crate::mesh::etcd::{EtcdAddressableDirectory, EtcdNodeDirectory};
 use crate::mesh::{AddressableManager, ClusterManager};
-use crate::metrics::{Gauges, Metrics};
+use crate::metrics::{EtcdRequests, Gauges, Metrics};
 use crate::net::Connections;
 use crate::net::remote::RemoteNodes;
 use crate::pipeline::Pipeline;
@@ -65,8 +65,9 @@ pub async fn run_with_listener(
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), NodeError> {
     let clock = Arc::new(Clock::default());
-    let directories = Directories::open(&config, &clock).await?;
-    run_with_directories(config, listener, clock, directories, shutdown).await
+    let metrics = Arc::new(Metrics::new());
+    let directories = Directories::open(&config, &clock, &metrics.node.etcd_requests).await?;
+    run_with_metrics(config, listener, clock, directories, metrics, shutdown).await
 }
 
 /// The two stores a node works on.
@@ -86,6 +87,17 @@ pub async fn run_with_directories(
     directories: Directories,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), NodeError> {
+    run_with_metrics(config, listener, clock, directories, Arc::new(Metrics::new()), shutdown).await
+}
+
+async fn run_with_metrics(
+    config: Config,
+    listener: TcpListener,
+    clock: Arc<Clock>,
+    directories: Directories,
+    metrics: Arc<Metrics>,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), NodeError> {
     // The metrics port is bound before anything registers, so a taken port stops the start.
     let metrics_listener = match &config.metrics {
         Some(metrics) => {
@@ -94,7 +106,6 @@ pub async fn run_with_directories(
         }
         None => None,
     };
-    let metrics = Arc::new(Metrics::new());
     let cluster = Arc::new(ClusterManager::new(directories.nodes, clock.clone(), config.node_lease));
     let addressables = Arc::new(AddressableManager::new(
         directories.addressables,
@@ -218,6 +229,17 @@ impl Parts {
             client_streams,
             tasks,
         } = self;
+        let connection_service = service::connection::ConnectionService::new(
+            local.clone(),
+            cluster.clone(),
+            connections.clone(),
+            pipeline.clone(),
+            tasks.clone(),
+            token.child_token(),
+            metrics.clone(),
+        )
+        .with_client_token(client_streams.clone());
+        let pipeline_capacity = connection_service.capacity();
         // Kotlin's server pings idle connections every 500 ms and drops them after 10 s without
         // an answer, which is how a dead client's stream ends promptly.
         let server = tonic::transport::Server::builder()
@@ -232,18 +254,7 @@ impl Parts {
                     metrics.clone(),
                 ),
             ))
-            .add_service(pb::connection_server::ConnectionServer::new(
-                service::connection::ConnectionService::new(
-                    local.clone(),
-                    cluster.clone(),
-                    connections.clone(),
-                    pipeline.clone(),
-                    tasks.clone(),
-                    token.child_token(),
-                    metrics.clone(),
-                )
-                .with_client_token(client_streams.clone()),
-            ))
+            .add_service(pb::connection_server::ConnectionServer::new(connection_service))
             .add_service(pb::health::health_server::HealthServer::from_arc(health.clone()));
 
         let local_addr = listener.local_addr().ok();
@@ -276,6 +287,7 @@ impl Parts {
                 connections: connections.clone(),
                 health: health.clone(),
                 remote: remote.clone(),
+                pipeline_capacity,
             });
             let scrape = move || {
                 let sources = sources.clone();
@@ -341,6 +353,7 @@ struct ScrapeSources {
     connections: Arc<Connections>,
     health: Arc<service::health::HealthService>,
     remote: Arc<RemoteNodes>,
+    pipeline_capacity: Arc<tokio::sync::Semaphore>,
 }
 
 impl ScrapeSources {
@@ -353,6 +366,9 @@ impl ScrapeSources {
             node_count: self.cluster.directory().count().await.unwrap_or(0),
             addressable_count: self.addressables.directory().count().await.unwrap_or(0),
             passing_health_checks: self.health.passing_checks().await,
+            peer_streams_in: self.connections.node_ids().iter().filter(|id| id.is_management()).count() as u64,
+            pipeline_in_flight: service::connection::PIPELINE_CAPACITY
+                .saturating_sub(self.pipeline_capacity.available_permits()) as u64,
         };
         self.metrics.render(gauges)
     }
@@ -371,20 +387,29 @@ pub fn error_chain(error: &dyn std::error::Error) -> String {
 }
 
 impl Directories {
-    /// Opens the directories the configuration selects (etcd ones date their leases with `clock`).
-    pub async fn open(config: &Config, clock: &Arc<Clock>) -> Result<Self, NodeError> {
+    /// Opens the directories the configuration selects (etcd ones date their leases with `clock`
+    /// and time their requests into `etcd_requests`).
+    pub async fn open(config: &Config, clock: &Arc<Clock>, etcd_requests: &EtcdRequests) -> Result<Self, NodeError> {
         let nodes: Arc<dyn NodeDirectory> = match &config.node_directory {
             DirectoryConfig::InMemory => Arc::new(InMemoryNodeDirectory::default()),
             DirectoryConfig::Etcd { url } => {
                 info!(%url, "node directory: etcd");
-                Arc::new(EtcdNodeDirectory::connect(url, clock.clone()).await.map_err(NodeError::Directory)?)
+                Arc::new(
+                    EtcdNodeDirectory::connect_observed(url, clock.clone(), etcd_requests.clone())
+                        .await
+                        .map_err(NodeError::Directory)?,
+                )
             }
         };
         let leases: Arc<dyn AddressableDirectory> = match &config.addressable_directory {
             DirectoryConfig::InMemory => Arc::new(InMemoryAddressableDirectory::default()),
             DirectoryConfig::Etcd { url } => {
                 info!(%url, "addressable directory: etcd");
-                Arc::new(EtcdAddressableDirectory::connect(url, clock.clone()).await.map_err(NodeError::Directory)?)
+                Arc::new(
+                    EtcdAddressableDirectory::connect_observed(url, clock.clone(), etcd_requests.clone())
+                        .await
+                        .map_err(NodeError::Directory)?,
+                )
             }
         };
         Ok(Self { nodes, addressables: leases })

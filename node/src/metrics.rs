@@ -1,17 +1,27 @@
 //! Metrics under the Kotlin server's meter names (`service/Meters.kt`), exposed in the
 //! Prometheus text format the way Micrometer's Prometheus registry names them: counters gain
 //! `_total`, timers are in seconds (`_seconds_count`, `_seconds_sum`, `_seconds_max`),
-//! distribution summaries give `_count`, `_sum`, `_max`, gauges keep their name.
+//! distribution summaries give `_count`, `_sum`, `_max`, gauges keep their name. Beside them,
+//! meters only orbit-node has, all named `orbit_node_*` (see [`RUST_ONLY_FAMILIES`]).
 //!
-//! The endpoint is a small HTTP/1.1 server (Kotlin: a JDK HTTP server) answering any path
-//! under the configured context (default `/metrics`, port 8080) with the scrape.
+//! The Kotlin meters keep Micrometer's semantics here (registered on first use, a maximum over
+//! a rotating time window), and are handed to the `prometheus` crate as metric families; the
+//! Rust-only meters are that crate's own types. The crate's text encoder writes the scrape
+//! (Prometheus text format 0.0.4), and hyper serves it on any path under the configured
+//! context (default `/metrics`, port 8080), as Kotlin's JDK HTTP server does.
 
-use std::fmt::Write as _;
+use std::convert::Infallible;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use prometheus::proto::{self, MetricFamily, MetricType};
+use prometheus::{Encoder as _, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
@@ -149,6 +159,120 @@ pub struct Gauges {
     pub addressable_count: u64,
     /// Passing health checks (0-4).
     pub passing_health_checks: u64,
+    /// Incoming streams of other servers (part of `connected_clients`).
+    pub peer_streams_in: u64,
+    /// Messages being processed by the pipeline.
+    pub pipeline_in_flight: u64,
+}
+
+/// The families only orbit-node exposes; no Kotlin dashboard reads them. (Kotlin's own
+/// `orbit_node_count` gauge shares the prefix, so match these by full name.)
+pub const RUST_ONLY_FAMILIES: [&str; 5] = [
+    "orbit_node_forwarded_messages_total",
+    "orbit_node_streams",
+    "orbit_node_pipeline_in_flight",
+    "orbit_node_pipeline_rejected_total",
+    "orbit_node_etcd_request_duration_seconds",
+];
+
+/// The route label of messages handed to a client stream of this server.
+const CLIENT_ROUTE: &str = "clients";
+
+/// Latency of etcd requests by operation (`orbit_node_etcd_request_duration_seconds{op}`);
+/// cheap to clone, shared by a node's etcd stores.
+#[derive(Clone, Debug)]
+pub struct EtcdRequests(HistogramVec);
+
+impl EtcdRequests {
+    /// A histogram that no registry exposes (a directory opened outside a node).
+    pub fn detached() -> Self {
+        Self(etcd_histogram())
+    }
+
+    /// Records one request of kind `op` that took `elapsed`.
+    pub fn observe(&self, op: &str, elapsed: Duration) {
+        self.0.with_label_values(&[op]).observe(elapsed.as_secs_f64());
+    }
+}
+
+fn etcd_histogram() -> HistogramVec {
+    let buckets = vec![0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0];
+    HistogramVec::new(
+        HistogramOpts::new("orbit_node_etcd_request_duration_seconds", "Duration of etcd requests, by operation")
+            .buckets(buckets),
+        &["op"],
+    )
+    .unwrap_or_else(invalid)
+}
+
+/// The meters only orbit-node has, on the `prometheus` crate's types.
+#[derive(Debug)]
+pub struct NodeMeters {
+    registry: prometheus::Registry,
+    forwarded: IntCounterVec,
+    to_clients: IntCounter,
+    streams: IntGaugeVec,
+    pipeline_in_flight: IntGauge,
+    /// Messages answered with an error because the pipeline was full.
+    pub pipeline_rejected: IntCounter,
+    /// etcd request latency.
+    pub etcd_requests: EtcdRequests,
+}
+
+impl Default for NodeMeters {
+    fn default() -> Self {
+        let forwarded = IntCounterVec::new(
+            Opts::new(
+                "orbit_node_forwarded_messages_total",
+                "Messages handed to a next hop: route=\"clients\" for this server's clients, else the next server's node key",
+            ),
+            &["route"],
+        )
+        .unwrap_or_else(invalid);
+        let to_clients = forwarded.with_label_values(&[CLIENT_ROUTE]);
+        let streams = IntGaugeVec::new(
+            Opts::new("orbit_node_streams", "Open message streams: client, peer_in (accepted), peer_out (dialled)"),
+            &["kind"],
+        )
+        .unwrap_or_else(invalid);
+        let pipeline_in_flight =
+            IntGauge::new("orbit_node_pipeline_in_flight", "Messages in the pipeline (capacity 10000)")
+                .unwrap_or_else(invalid);
+        let pipeline_rejected = IntCounter::new(
+            "orbit_node_pipeline_rejected_total",
+            "Messages answered with an error because the pipeline was full",
+        )
+        .unwrap_or_else(invalid);
+        let etcd_requests = EtcdRequests(etcd_histogram());
+        let registry = prometheus::Registry::new();
+        for collector in [
+            Box::new(forwarded.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(streams.clone()),
+            Box::new(pipeline_in_flight.clone()),
+            Box::new(pipeline_rejected.clone()),
+            Box::new(etcd_requests.0.clone()),
+        ] {
+            registry.register(collector).unwrap_or_else(invalid);
+        }
+        Self { registry, forwarded, to_clients, streams, pipeline_in_flight, pipeline_rejected, etcd_requests }
+    }
+}
+
+/// The meters' names and options are constants; the crate refuses only invalid ones.
+fn invalid<T>(error: prometheus::Error) -> T {
+    unreachable!("static meter options are valid: {error}")
+}
+
+impl NodeMeters {
+    /// Counts a message handed to a client stream of this server.
+    pub fn forwarded_to_client(&self) {
+        self.to_clients.inc();
+    }
+
+    /// Counts a message handed to the server whose node key is `server`.
+    pub fn forwarded_to_server(&self, server: &str) {
+        self.forwarded.with_label_values(&[server]).inc();
+    }
 }
 
 /// The node's meters. The timers Kotlin creates when its server starts are registered by
@@ -174,6 +298,8 @@ pub struct Metrics {
     pub retry_attempts: Counter,
     /// `orbit_retry_errors`: messages turned into delivery errors.
     pub retry_errors: Counter,
+    /// The `orbit_node_*` meters.
+    pub node: NodeMeters,
 }
 
 impl Metrics {
@@ -193,8 +319,26 @@ impl Metrics {
 
     /// Returns the Prometheus text scrape, with `gauges` read by the caller.
     pub fn render(&self, gauges: Gauges) -> String {
-        let now = Instant::now();
-        let mut out = String::new();
+        let mut families = self.kotlin_families(gauges, Instant::now());
+        let node = &self.node;
+        let client_streams = gauges.connected_clients.saturating_sub(gauges.peer_streams_in);
+        for (kind, value) in
+            [("client", client_streams), ("peer_in", gauges.peer_streams_in), ("peer_out", gauges.connected_nodes)]
+        {
+            node.streams.with_label_values(&[kind]).set(i64::try_from(value).unwrap_or(i64::MAX));
+        }
+        node.pipeline_in_flight.set(i64::try_from(gauges.pipeline_in_flight).unwrap_or(i64::MAX));
+        families.extend(node.registry.gather());
+        let mut out = Vec::new();
+        if let Err(error) = prometheus::TextEncoder::new().encode(&families, &mut out) {
+            warn!(error = %error, "metrics could not be encoded");
+        }
+        String::from_utf8(out).unwrap_or_else(|error| String::from_utf8_lossy(error.as_bytes()).into_owned())
+    }
+
+    /// The Kotlin meters as metric families, named and typed as Micrometer exposes them.
+    fn kotlin_families(&self, gauges: Gauges, now: Instant) -> Vec<MetricFamily> {
+        let mut families = Vec::new();
         let timers = [
             ("orbit_addressable_lease_abandon", &self.addressable_lease_abandon),
             ("orbit_addressable_lease_renewal", &self.addressable_lease_renewal),
@@ -202,25 +346,25 @@ impl Metrics {
             ("orbit_placement_timer", &self.placement_timer),
             ("orbit_tick_timer", &self.tick_timer),
         ];
+        let seconds = |nanos: u64| nanos as f64 / 1e9;
         for (name, timer) in timers {
             if let Some((count, sum, max)) = timer.snapshot_at(now) {
-                let seconds = |nanos: u64| nanos as f64 / 1e9;
-                summary(&mut out, &format!("{name}_seconds"), count, seconds(sum), seconds(max));
+                summary(&mut families, &format!("{name}_seconds"), count, seconds(sum), seconds(max));
             }
         }
         if let Some((count, sum, max)) = self.message_sizes.snapshot_at(now) {
-            summary(&mut out, "orbit_message_sizes", count, sum as f64, max as f64);
+            summary(&mut families, "orbit_message_sizes", count, sum as f64, max as f64);
         }
         for (name, counter) in [
             ("orbit_slow_ticks", &self.slow_ticks),
             ("orbit_retry_attempts", &self.retry_attempts),
             ("orbit_retry_errors", &self.retry_errors),
         ] {
-            let _ = writeln!(
-                out,
-                "# HELP {name}_total  \n# TYPE {name}_total counter\n{name}_total {:.1}",
-                counter.get() as f64
-            );
+            let mut value = proto::Counter::default();
+            value.set_value(counter.get() as f64);
+            let mut metric = proto::Metric::default();
+            metric.set_counter(value);
+            families.push(family(&format!("{name}_total"), MetricType::COUNTER, metric));
         }
         for (name, value) in [
             ("orbit_connected_clients", gauges.connected_clients),
@@ -229,65 +373,103 @@ impl Metrics {
             ("orbit_addressable_count", gauges.addressable_count),
             ("orbit_passing_health_checks", gauges.passing_health_checks),
         ] {
-            gauge(&mut out, name, value as f64);
+            families.push(gauge(name, value as f64));
         }
-        out
+        families
     }
 }
 
-fn summary(out: &mut String, name: &str, count: u64, sum: f64, max: f64) {
-    let _ =
-        writeln!(out, "# HELP {name}  \n# TYPE {name} summary\n{name}_count {:.1}\n{name}_sum {sum:?}", count as f64);
-    gauge(out, &format!("{name}_max"), max);
+fn family(name: &str, kind: MetricType, metric: proto::Metric) -> MetricFamily {
+    let mut family = MetricFamily::default();
+    family.set_name(name.to_owned());
+    family.set_field_type(kind);
+    family.set_metric(vec![metric]);
+    family
 }
 
-fn gauge(out: &mut String, name: &str, value: f64) {
-    let _ = writeln!(out, "# HELP {name}  \n# TYPE {name} gauge\n{name} {value:?}");
+/// A Micrometer timer or distribution summary: a summary without quantiles and its `_max` gauge.
+fn summary(families: &mut Vec<MetricFamily>, name: &str, count: u64, sum: f64, max: f64) {
+    let mut value = proto::Summary::default();
+    value.set_sample_count(count);
+    value.set_sample_sum(sum);
+    let mut metric = proto::Metric::default();
+    metric.set_summary(value);
+    families.push(family(name, MetricType::SUMMARY, metric));
+    families.push(gauge(&format!("{name}_max"), max));
 }
 
-/// Serves scrapes on `listener` until `token` is cancelled: any GET under `context` gets
-/// `200 text/plain` with the text from `scrape`, anything else a 404.
+fn gauge(name: &str, value: f64) -> MetricFamily {
+    let mut metric = proto::Metric::default();
+    let mut inner = proto::Gauge::default();
+    inner.set_value(value);
+    metric.set_gauge(inner);
+    family(name, MetricType::GAUGE, metric)
+}
+
+/// The scrape's `Content-Type`, as the Kotlin server sends it.
+const CONTENT_TYPE: &str = "text/plain";
+
+/// How long a scraper may take to send its request headers.
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Serves scrapes on `listener` until `token` is cancelled: any request for a path under
+/// `context` gets `200 text/plain` with the text from `scrape`, anything else a 404.
 pub async fn serve<F, Fut>(listener: TcpListener, context: String, scrape: F, token: CancellationToken)
 where
     F: Fn() -> Fut + Clone + Send + Sync + 'static,
     Fut: std::future::Future<Output = String> + Send,
 {
+    let context = Arc::new(context);
     loop {
         let accepted = tokio::select! {
             () = token.cancelled() => return,
             accepted = listener.accept() => accepted,
         };
-        let (mut socket, peer) = match accepted {
+        let (socket, peer) = match accepted {
             Ok(accepted) => accepted,
             Err(error) => {
                 warn!(error = %error, "metrics endpoint accept failed");
                 continue;
             }
         };
-        let scrape = scrape.clone();
-        let context = context.clone();
+        let (scrape, context, token) = (scrape.clone(), context.clone(), token.clone());
         tokio::spawn(async move {
-            let mut buffer = vec![0u8; 8192];
-            let read = match tokio::time::timeout(Duration::from_secs(5), socket.read(&mut buffer)).await {
-                Ok(Ok(n)) => n,
-                _ => return,
-            };
-            let request = String::from_utf8_lossy(&buffer[..read]);
-            let path = request.split_whitespace().nth(1).unwrap_or("");
-            let response = if path.starts_with(&context) {
-                let body = scrape().await + "\n";
-                format!(
-                    "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                    body.len()
-                )
-            } else {
-                "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_owned()
-            };
-            if let Err(error) = socket.write_all(response.as_bytes()).await {
-                debug!(%peer, error = %error, "metrics response not sent");
+            let service = hyper::service::service_fn(move |request: Request<Incoming>| {
+                let (scrape, context) = (scrape.clone(), context.clone());
+                async move { Ok::<_, Infallible>(answer(&request, &context, scrape).await) }
+            });
+            let connection = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(HEADER_READ_TIMEOUT)
+                .serve_connection(TokioIo::new(socket), service);
+            tokio::select! {
+                () = token.cancelled() => {}
+                served = connection => if let Err(error) = served {
+                    debug!(%peer, error = %error, "metrics connection ended with an error");
+                }
             }
         });
     }
+}
+
+async fn answer<F, Fut>(request: &Request<Incoming>, context: &str, scrape: F) -> Response<Full<Bytes>>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = String>,
+{
+    let (status, body) = if request.uri().path().starts_with(context) {
+        (StatusCode::OK, Bytes::from(scrape().await))
+    } else {
+        (StatusCode::NOT_FOUND, Bytes::new())
+    };
+    let mut response = Response::new(Full::new(body));
+    *response.status_mut() = status;
+    if status == StatusCode::OK {
+        response
+            .headers_mut()
+            .insert(hyper::header::CONTENT_TYPE, hyper::header::HeaderValue::from_static(CONTENT_TYPE));
+    }
+    response
 }
 
 /// Shares the meters between the parts of a node.
@@ -320,14 +502,14 @@ mod tests {
     fn meters_appear_when_kotlin_registers_them() {
         let metrics = Metrics::new();
         let text = metrics.render(Gauges::default());
-        assert!(text.contains("orbit_placement_timer_seconds_count 0.0\n"), "{text}");
+        assert!(text.contains("orbit_placement_timer_seconds_count 0\n"), "{text}");
         assert!(!text.contains("orbit_health_checks"), "created by the first health check: {text}");
         assert!(!text.contains("orbit_message_sizes"), "created by the first stream: {text}");
         metrics.message_sizes.register();
         metrics.health_checks.record(5);
         let text = metrics.render(Gauges::default());
-        assert!(text.contains("orbit_message_sizes_count 0.0\n"), "{text}");
-        assert!(text.contains("orbit_health_checks_seconds_count 1.0\n"), "{text}");
+        assert!(text.contains("orbit_message_sizes_count 0\n"), "{text}");
+        assert!(text.contains("orbit_health_checks_seconds_count 1\n"), "{text}");
     }
 
     #[test]
@@ -353,11 +535,42 @@ mod tests {
         metrics.message_sizes.record(69);
         metrics.tick_timer.record_duration(Duration::from_millis(2));
         let text = metrics.render(Gauges { connected_clients: 2, ..Gauges::default() });
-        assert!(text.contains("orbit_retry_attempts_total 1.0\n"), "{text}");
-        assert!(text.contains("orbit_message_sizes_count 2.0\norbit_message_sizes_sum 136.0\n"), "{text}");
-        assert!(text.contains("orbit_message_sizes_max 69.0\n"), "{text}");
-        assert!(text.contains("orbit_tick_timer_seconds_count 1.0\norbit_tick_timer_seconds_sum 0.002\n"), "{text}");
-        assert!(text.contains("orbit_connected_clients 2.0\n"), "{text}");
+        assert!(text.contains("orbit_retry_attempts_total 1\n"), "{text}");
+        assert!(text.contains("# TYPE orbit_message_sizes summary\n"), "{text}");
+        assert!(text.contains("orbit_message_sizes_sum 136\norbit_message_sizes_count 2\n"), "{text}");
+        assert!(text.contains("orbit_message_sizes_max 69\n"), "{text}");
+        assert!(text.contains("orbit_tick_timer_seconds_sum 0.002\norbit_tick_timer_seconds_count 1\n"), "{text}");
+        assert!(!text.contains("quantile"), "Micrometer timers without percentiles have no quantiles: {text}");
+        assert!(text.contains("orbit_connected_clients 2\n"), "{text}");
         assert!(text.contains("# TYPE orbit_slow_ticks_total counter\n"), "{text}");
+    }
+
+    #[test]
+    fn rust_only_meters_are_named_orbit_node() {
+        let metrics = Metrics::new();
+        metrics.node.forwarded_to_client();
+        metrics.node.forwarded_to_server("abc");
+        metrics.node.forwarded_to_server("abc");
+        metrics.node.etcd_requests.observe("get", Duration::from_millis(3));
+        let text = metrics.render(Gauges {
+            connected_clients: 5,
+            peer_streams_in: 2,
+            connected_nodes: 1,
+            pipeline_in_flight: 7,
+            ..Gauges::default()
+        });
+        assert!(text.contains("orbit_node_forwarded_messages_total{route=\"clients\"} 1\n"), "{text}");
+        assert!(text.contains("orbit_node_forwarded_messages_total{route=\"abc\"} 2\n"), "{text}");
+        assert!(text.contains("orbit_node_streams{kind=\"client\"} 3\n"), "{text}");
+        assert!(text.contains("orbit_node_streams{kind=\"peer_in\"} 2\n"), "{text}");
+        assert!(text.contains("orbit_node_streams{kind=\"peer_out\"} 1\n"), "{text}");
+        assert!(text.contains("orbit_node_pipeline_in_flight 7\n"), "{text}");
+        assert!(
+            text.contains("orbit_node_etcd_request_duration_seconds_bucket{op=\"get\",le=\"0.005\"} 1\n"),
+            "{text}"
+        );
+        for family in RUST_ONLY_FAMILIES {
+            assert!(text.contains(&format!("# TYPE {family} ")), "{family} in {text}");
+        }
     }
 }

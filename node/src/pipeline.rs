@@ -187,9 +187,17 @@ impl Pipeline {
             let wire = pb::MessageProto::from(message);
             // An outgoing mesh stream first, then an incoming stream (client or peer).
             if let Some(sender) = self.remote.as_ref().and_then(|r| r.sender(&next_hop)) {
-                return sender.try_send(wire).map_err(|_| PipelineError::NotConnected(next_hop));
+                sender.try_send(wire).map_err(|_| PipelineError::NotConnected(next_hop.clone()))?;
+                self.metrics.node.forwarded_to_server(&next_hop.key);
+                return Ok(());
             }
-            return self.connections.send(&next_hop, wire).map_err(|_| PipelineError::NotConnected(next_hop));
+            self.connections.send(&next_hop, wire).map_err(|_| PipelineError::NotConnected(next_hop.clone()))?;
+            if next_hop.is_management() {
+                self.metrics.node.forwarded_to_server(&next_hop.key);
+            } else {
+                self.metrics.node.forwarded_to_client();
+            }
+            return Ok(());
         }
     }
 }

@@ -38,6 +38,7 @@ use tracing::{debug, warn};
 
 use crate::clock::Clock;
 use crate::mesh::directory::{AddressableDirectory, BoxFuture, DirectoryError, NodeDirectory};
+use crate::metrics::EtcdRequests;
 
 /// How long one etcd request may take before it counts as a failure.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
@@ -52,6 +53,8 @@ struct Store {
     clock: Arc<Clock>,
     /// The last health verdict and when it was taken (std Mutex: never held across .await).
     health: Mutex<Option<(tokio::time::Instant, bool)>>,
+    /// Request latency, by operation.
+    requests: EtcdRequests,
 }
 
 /// A value read from etcd with the revision a conditional write must match.
@@ -63,7 +66,7 @@ struct Versioned {
 impl Store {
     /// Returns a store for `url` (`http://host:port` or `host:port`). Connecting is lazy: an
     /// etcd that is down now only fails the requests made while it is down.
-    async fn connect(url: &str, clock: Arc<Clock>) -> Result<Self, DirectoryError> {
+    async fn connect(url: &str, clock: Arc<Clock>, requests: EtcdRequests) -> Result<Self, DirectoryError> {
         let options = ConnectOptions::new()
             .with_connect_timeout(REQUEST_TIMEOUT)
             .with_timeout(REQUEST_TIMEOUT)
@@ -74,7 +77,7 @@ impl Store {
         let client = Client::connect([url], Some(options))
             .await
             .map_err(|source| DirectoryError::Etcd { url: url.to_owned(), source })?;
-        Ok(Self { url: url.to_owned(), client, clock, health: Mutex::new(None) })
+        Ok(Self { url: url.to_owned(), client, clock, health: Mutex::new(None), requests })
     }
 
     fn failed(&self, source: etcd_client::Error) -> DirectoryError {
@@ -84,9 +87,13 @@ impl Store {
     /// Runs one request under the request deadline.
     async fn bounded<T>(
         &self,
+        op: &str,
         request: impl Future<Output = Result<T, etcd_client::Error>>,
     ) -> Result<T, DirectoryError> {
-        match tokio::time::timeout(REQUEST_TIMEOUT, request).await {
+        let started = std::time::Instant::now();
+        let outcome = tokio::time::timeout(REQUEST_TIMEOUT, request).await;
+        self.requests.observe(op, started.elapsed());
+        match outcome {
             Ok(outcome) => outcome.map_err(|source| self.failed(source)),
             Err(_) => Err(DirectoryError::Timeout { url: self.url.clone(), after: REQUEST_TIMEOUT }),
         }
@@ -99,7 +106,7 @@ impl Store {
     /// [`Store::get`], with the store's revision at the time of the read.
     async fn get_at(&self, key: &str) -> Result<(Option<Versioned>, i64), DirectoryError> {
         let mut kv = self.client.kv_client();
-        let response = self.bounded(kv.get(key, None)).await?;
+        let response = self.bounded("get", kv.get(key, None)).await?;
         let revision = response.header().map_or(0, |h| h.revision());
         let value =
             response.kvs().first().map(|kv| Versioned { bytes: kv.value().to_vec(), mod_revision: kv.mod_revision() });
@@ -122,13 +129,13 @@ impl Store {
             Some((bytes, expires_at)) => {
                 let ttl = ttl_seconds(self.clock.now(), expires_at);
                 let mut leases = self.client.lease_client();
-                let lease = self.bounded(leases.grant(ttl, None)).await?;
+                let lease = self.bounded("lease_grant", leases.grant(ttl, None)).await?;
                 TxnOp::put(key, bytes, Some(PutOptions::new().with_lease(lease.id())))
             }
             None => TxnOp::delete(key, None),
         };
         let mut kv = self.client.kv_client();
-        let response = self.bounded(kv.txn(Txn::new().when([guard]).and_then([operation]))).await?;
+        let response = self.bounded("txn", kv.txn(Txn::new().when([guard]).and_then([operation]))).await?;
         // The transaction's revision is the new mod_revision of the key it wrote.
         Ok(response.succeeded().then(|| response.header().map_or(0, |h| h.revision())))
     }
@@ -136,7 +143,7 @@ impl Store {
     /// Returns every key and value in the store (Kotlin's scan covers the whole store).
     async fn scan(&self) -> Result<Vec<(String, Vec<u8>)>, DirectoryError> {
         let mut kv = self.client.kv_client();
-        let response = self.bounded(kv.get("\0", Some(GetOptions::new().with_all_keys()))).await?;
+        let response = self.bounded("scan", kv.get("\0", Some(GetOptions::new().with_all_keys()))).await?;
         Ok(response
             .kvs()
             .iter()
@@ -147,7 +154,8 @@ impl Store {
     /// Counts every key in the store, as Kotlin's `count()` does.
     async fn count(&self) -> Result<u64, DirectoryError> {
         let mut kv = self.client.kv_client();
-        let response = self.bounded(kv.get("\0", Some(GetOptions::new().with_all_keys().with_count_only()))).await?;
+        let response =
+            self.bounded("count", kv.get("\0", Some(GetOptions::new().with_all_keys().with_count_only()))).await?;
         Ok(u64::try_from(response.count()).unwrap_or(0))
     }
 
@@ -303,7 +311,16 @@ pub struct EtcdNodeDirectory {
 impl EtcdNodeDirectory {
     /// Returns the directory at `url`, dating leases with `clock`.
     pub async fn connect(url: &str, clock: Arc<Clock>) -> Result<Self, DirectoryError> {
-        Ok(Self { store: Store::connect(url, clock).await? })
+        Self::connect_observed(url, clock, EtcdRequests::detached()).await
+    }
+
+    /// [`EtcdNodeDirectory::connect`], timing its requests into `requests`.
+    pub async fn connect_observed(
+        url: &str,
+        clock: Arc<Clock>,
+        requests: EtcdRequests,
+    ) -> Result<Self, DirectoryError> {
+        Ok(Self { store: Store::connect(url, clock, requests).await? })
     }
 }
 
@@ -381,7 +398,16 @@ impl Drop for EtcdAddressableDirectory {
 impl EtcdAddressableDirectory {
     /// Returns the directory at `url`, dating leases with `clock`, and starts watching it.
     pub async fn connect(url: &str, clock: Arc<Clock>) -> Result<Self, DirectoryError> {
-        let store = Arc::new(Store::connect(url, clock).await?);
+        Self::connect_observed(url, clock, EtcdRequests::detached()).await
+    }
+
+    /// [`EtcdAddressableDirectory::connect`], timing its requests into `requests`.
+    pub async fn connect_observed(
+        url: &str,
+        clock: Arc<Clock>,
+        requests: EtcdRequests,
+    ) -> Result<Self, DirectoryError> {
+        let store = Arc::new(Store::connect(url, clock, requests).await?);
         let cache = Arc::new(LeaseCache::default());
         let watching = tokio::spawn(keep_watching(Arc::clone(&store), Arc::clone(&cache)));
         Ok(Self { store, cache, watching })
@@ -514,11 +540,12 @@ async fn keep_watching(store: Arc<Store>, cache: Arc<LeaseCache>) {
 /// silent), and ends with an error.
 async fn watch_once(store: &Store, cache: &LeaseCache) -> Result<(), DirectoryError> {
     let mut kv = store.client.kv_client().max_decoding_message_size(WATCH_MAX_MESSAGE);
-    let snapshot = store.bounded(kv.get(ADDRESSABLE_PREFIX, Some(GetOptions::new().with_prefix()))).await?;
+    let snapshot = store.bounded("snapshot", kv.get(ADDRESSABLE_PREFIX, Some(GetOptions::new().with_prefix()))).await?;
     let revision = snapshot.header().map_or(0, |h| h.revision());
     let mut watch = store.client.watch_client().max_decoding_message_size(WATCH_MAX_MESSAGE);
     let options = WatchOptions::new().with_prefix().with_start_revision(revision + 1);
-    let (mut requests, mut responses) = store.bounded(watch.watch(ADDRESSABLE_PREFIX, Some(options))).await?.split();
+    let (mut requests, mut responses) =
+        store.bounded("watch", watch.watch(ADDRESSABLE_PREFIX, Some(options))).await?.split();
     let entries = snapshot
         .kvs()
         .iter()

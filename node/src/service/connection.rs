@@ -58,6 +58,11 @@ impl ConnectionService {
         Self { local, cluster, connections, pipeline, tasks, token, metrics, capacity, client_token: None }
     }
 
+    /// Returns the pipeline's capacity semaphore: its taken permits are the messages in flight.
+    pub fn capacity(&self) -> Arc<tokio::sync::Semaphore> {
+        self.capacity.clone()
+    }
+
     /// Ends client streams when `token` is cancelled (a stopping node releases its clients
     /// before its peers); new client streams are refused from then on.
     pub fn with_client_token(mut self, token: CancellationToken) -> Self {
@@ -168,6 +173,7 @@ impl StreamReader {
             let description = KotlinException::PipelineFull(PIPELINE_CAPACITY).to_string();
             let (pipeline, caller, message_id) = (self.pipeline.clone(), self.caller.clone(), wire.message_id);
             warn!(node_id = %caller, message_id, "pipeline full; answering with an error");
+            self.metrics.node.pipeline_rejected.inc();
             self.tasks.spawn(async move { pipeline.reply_error(message_id, caller, description).await });
             return;
         };
