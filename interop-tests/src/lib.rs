@@ -7,6 +7,7 @@
 //! * `mesh`: several servers (Kotlin and Rust line-ups) sharing two etcd directories.
 //! * `servers`: the Kotlin or Rust server a scenario runs against, started directly or through
 //!   its launcher (settings JSON in the environment).
+//! * `otlp`: a trace collector (OTLP/gRPC) that keeps the spans servers export.
 //! * `prometheus`: scraping a metrics endpoint and reading the Prometheus text format.
 //! * `raw`: a raw gRPC client that sends arbitrary frames.
 //! * `rust_actors`: Rust implementations of the harness's Kotlin actor interfaces.
@@ -19,6 +20,7 @@ pub mod etcd;
 pub mod haproxy;
 pub mod jvm;
 pub mod mesh;
+pub mod otlp;
 pub mod prometheus;
 pub mod raw;
 pub mod rust_actors;

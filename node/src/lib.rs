@@ -7,6 +7,7 @@
 //! * `pipeline`: what happens to each message read from a stream.
 //! * `service`: tonic impls of the Orbit services; translate `pb` <-> domain, nothing else.
 //! * `metrics`: the Kotlin meter names and the Prometheus endpoint.
+//! * `telemetry`: log lines (text or JSON) and the per-hop spans, exported over OTLP.
 //! * `error`: the node's errors and the only mapping to `tonic::Status`.
 //!
 //! [`run`] starts a node on the in-memory directories (the embedded default) and stops it
@@ -21,6 +22,7 @@ pub mod metrics;
 pub mod net;
 pub mod pipeline;
 pub mod service;
+pub mod telemetry;
 
 use std::future::Future;
 use std::sync::Arc;

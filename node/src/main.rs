@@ -1,4 +1,4 @@
-//! `orbit-node`: parses the command line and configuration, sets up tracing, runs the node
+//! `orbit-node`: parses the command line and configuration, sets up logs and traces, runs the node
 //! until SIGTERM or SIGINT (or checks the configuration), and maps errors to exit codes (64:
 //! bad command line or configuration, 1: runtime failure).
 
@@ -7,18 +7,10 @@ use std::process::ExitCode;
 use clap::Parser as _;
 use orbit_node::config::cli::{Cli, Command};
 use orbit_node::config::{Config, ProcessEnv, check};
+use orbit_node::telemetry::Telemetry;
 use tracing::error;
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("ORBIT_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
-
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -30,11 +22,11 @@ fn main() -> ExitCode {
     let config = match Config::from_flags(&ProcessEnv, &cli.flags) {
         Ok(config) => config,
         Err(e) => {
+            // Logging is configured by the configuration, so this goes to stderr as it is.
             if matches!(cli.command, Some(Command::CheckConfig)) {
                 println!("configuration error: {e}");
             } else {
-                error!(error = %e, "invalid configuration");
-                eprintln!("orbit-node: {e}");
+                eprintln!("orbit-node: invalid configuration: {e}");
             }
             return ExitCode::from(64);
         }
@@ -46,8 +38,26 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    if matches!(cli.command, Some(Command::CheckConfig)) {
-        return runtime.block_on(check_config(&config));
+    let checking = matches!(cli.command, Some(Command::CheckConfig));
+    // The trace exporter runs on the runtime; a configuration check exports nothing.
+    let telemetry = {
+        let _runtime = runtime.enter();
+        let mut settings = config.telemetry.clone();
+        if checking {
+            settings.otlp_endpoint = None;
+        }
+        match Telemetry::install(&settings, &config.advertise_url) {
+            Ok(telemetry) => telemetry,
+            Err(e) => {
+                eprintln!("orbit-node: {e}");
+                return ExitCode::from(64);
+            }
+        }
+    };
+    if checking {
+        let code = runtime.block_on(check_config(&config));
+        telemetry.shutdown();
+        return code;
     }
     // Signal handlers are installed before anything binds, so an early SIGTERM is a clean stop.
     let shutdown = match runtime.block_on(async { ShutdownSignal::install() }) {
@@ -57,14 +67,17 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(orbit_node::run(config, shutdown.wait())) {
+    let code = match runtime.block_on(orbit_node::run(config, shutdown.wait())) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             error!(error = %orbit_node::error_chain(&e), "node failed");
             eprintln!("orbit-node: {e}");
             ExitCode::FAILURE
         }
-    }
+    };
+    // Sends the spans still buffered, while the runtime that carries the exporter still runs.
+    telemetry.shutdown();
+    code
 }
 
 /// Prints the effective configuration and the checks; exit 64 if start-up would fail.

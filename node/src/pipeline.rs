@@ -12,7 +12,8 @@ use std::sync::Arc;
 use compat_proto::render::delivery_failed_description;
 use compat_proto::{InvocationReason, Message, MessageContent, MessageTarget, NodeId, pb};
 use thiserror::Error;
-use tracing::{debug, warn};
+use tracing::field::Empty;
+use tracing::{Instrument as _, Span, debug, debug_span, warn};
 
 use crate::error::PeerVisible;
 use crate::mesh::addressable::PlacementError;
@@ -21,6 +22,7 @@ use crate::mesh::{AddressableManager, ClusterManager};
 use crate::metrics::SharedMetrics;
 use crate::net::Connections;
 use crate::net::remote::RemoteNodes;
+use crate::telemetry::{HOPS, link};
 
 /// Why a message could not be processed. The sender's `error` reply carries
 /// [`PeerVisible::kotlin`]'s text; `Display` is for logs.
@@ -80,12 +82,61 @@ impl Pipeline {
     /// Processes a message read from the stream of `connection`, answering failures with
     /// an `error` message to its source.
     pub async fn on_inbound(&self, message: Message, connection: &NodeId) {
+        let span = self.hop_span(&message, connection);
+        self.on_inbound_traced(message, connection).instrument(span).await;
+    }
+
+    /// The span of a message's visit to this server: `receive` for a request, `reply` for what
+    /// answers one, in the trace of the invocation (see [`crate::telemetry`]).
+    fn hop_span(&self, message: &Message, connection: &NodeId) -> Span {
+        let claimed = message.source.as_ref().filter(|_| connection.is_management());
+        let source = claimed.unwrap_or(connection);
+        let (span, requester) = match &message.content {
+            MessageContent::InvocationRequest { destination, .. } => (
+                debug_span!(target: HOPS, "receive",
+                    orbit.message_id = message.message_id,
+                    orbit.kind = "invocation_request",
+                    orbit.reference = %destination,
+                    orbit.source = %source,
+                    orbit.connection = %connection,
+                    orbit.node = %self.local,
+                    orbit.error = Empty,
+                ),
+                source,
+            ),
+            content => {
+                let requester = message.target.as_ref().and_then(MessageTarget::destination).unwrap_or(source);
+                let kind = match content {
+                    MessageContent::InvocationResponse { .. } => "invocation_response",
+                    MessageContent::InvocationResponseError { .. } => "invocation_response_error",
+                    MessageContent::Error { .. } => "error",
+                    MessageContent::ConnectionInfoRequest => "connection_info_request",
+                    _ => "other",
+                };
+                let span = debug_span!(target: HOPS, "reply",
+                    orbit.message_id = message.message_id,
+                    orbit.kind = kind,
+                    orbit.source = %source,
+                    orbit.target = %requester,
+                    orbit.connection = %connection,
+                    orbit.node = %self.local,
+                    orbit.error = Empty,
+                );
+                (span, requester)
+            }
+        };
+        link(&span, requester, message.message_id);
+        span
+    }
+
+    async fn on_inbound_traced(&self, message: Message, connection: &NodeId) {
         let message_id = message.message_id;
         let fallback_source = message.source.clone();
         let is_error = matches!(message.content, MessageContent::Error { .. });
         match self.inbound(message, connection).await {
             Ok(()) => {}
             Err((source, error)) if !is_error => {
+                Span::current().record("orbit.error", tracing::field::display(&error));
                 let source = source.or(fallback_source).unwrap_or_else(|| connection.clone());
                 debug!(%source, message_id, error = %error, "message failed; replying with an error");
                 self.reply_error(message_id, source, error.peer_text()).await;
@@ -126,8 +177,14 @@ impl Pipeline {
             MessageContent::InvocationRequest { destination, reason, .. } => {
                 let ineligible =
                     if *reason == InvocationReason::Rerouted { vec![connection.clone()] } else { Vec::new() };
-                let placed = self.addressables.locate_or_place(&source.namespace, destination, ineligible).await;
+                let span = debug_span!(target: HOPS, "place", orbit.reference = %destination, orbit.host = Empty);
+                let placed = self
+                    .addressables
+                    .locate_or_place(&source.namespace, destination, ineligible)
+                    .instrument(span.clone())
+                    .await;
                 let host = placed.map_err(|e| fail(e.into()))?;
+                span.record("orbit.host", tracing::field::display(&host));
                 message.target = Some(MessageTarget::Unicast(host));
             }
             MessageContent::ConnectionInfoRequest => {
@@ -183,8 +240,15 @@ impl Pipeline {
                 message.attempts = 0;
                 continue;
             };
+            let hops = route.len();
             message.target = Some(MessageTarget::RoutedUnicast(route));
             let wire = pb::MessageProto::from(message);
+            let _hop = if next_hop.is_management() {
+                debug_span!(target: HOPS, "forward", orbit.next_hop = %next_hop, orbit.hops = hops, orbit.destination = %destination)
+            } else {
+                debug_span!(target: HOPS, "deliver", orbit.client = %next_hop)
+            }
+            .entered();
             // An outgoing mesh stream first, then an incoming stream (client or peer).
             if let Some(sender) = self.remote.as_ref().and_then(|r| r.sender(&next_hop)) {
                 sender.try_send(wire).map_err(|_| PipelineError::NotConnected(next_hop.clone()))?;

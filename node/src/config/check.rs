@@ -57,6 +57,21 @@ pub fn describe(config: &Config) -> Vec<(&'static str, String)> {
         ),
         ("node directory", directory(&config.node_directory)),
         ("addressable directory", directory(&config.addressable_directory)),
+        (
+            "log format",
+            match config.telemetry.log_format {
+                crate::config::LogFormat::Text => "text".to_owned(),
+                crate::config::LogFormat::Json => "json".to_owned(),
+            },
+        ),
+        (
+            "trace export",
+            config
+                .telemetry
+                .otlp_endpoint
+                .as_ref()
+                .map_or_else(|| "off".to_owned(), |url| format!("OTLP/gRPC to {url}")),
+        ),
     ]
 }
 

@@ -19,7 +19,8 @@ pub const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (commit ", env!("
     after_help = "Configuration sources, each overriding the one before: Kotlin's defaults; the settings JSON of the \
                   Kotlin launcher (ORBIT_SETTINGS_RAW, or the file named by ORBIT_SETTINGS, with ${VAR:-default} \
                   interpolation); the environment variables named above; these flags. See docs/configuration.md.\n\
-                  Logs: ORBIT_LOG (a tracing filter, default info). Exit codes: 0 stopped by SIGTERM/SIGINT, \
+                  Logs: ORBIT_LOG (a tracing filter, default info); traces: OTEL_SERVICE_NAME and the other \
+                  OpenTelemetry variables apply to the export. Exit codes: 0 stopped by SIGTERM/SIGINT, \
                   64 bad command line or configuration, 1 failure while running."
 )]
 pub struct Cli {
@@ -73,4 +74,10 @@ pub struct Flags {
     /// How long a stopping node drains, in seconds [env: ORBIT_SHUTDOWN_GRACE_SECONDS] [default: 10]
     #[arg(long, value_name = "SECONDS", global = true)]
     pub shutdown_grace_seconds: Option<String>,
+    /// Log lines as `text` or `json` (one JSON object per line, on stderr) [env: ORBIT_LOG_FORMAT] [default: text]
+    #[arg(long, value_name = "text|json", global = true)]
+    pub log_format: Option<String>,
+    /// Export traces (one span per message at each hop) over OTLP/gRPC to this collector, e.g. http://localhost:4317 [env: OTEL_EXPORTER_OTLP_ENDPOINT] [default: no export]
+    #[arg(long, value_name = "URL", global = true)]
+    pub otlp_endpoint: Option<String>,
 }

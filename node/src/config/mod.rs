@@ -112,6 +112,27 @@ pub struct Config {
     pub node_directory: DirectoryConfig,
     /// Where addressable leases live.
     pub addressable_directory: DirectoryConfig,
+    /// Logs and traces.
+    pub telemetry: TelemetryConfig,
+}
+
+/// How the node logs and whether it exports traces.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct TelemetryConfig {
+    /// The log line format.
+    pub log_format: LogFormat,
+    /// The OTLP/gRPC collector spans go to, or `None` for no export.
+    pub otlp_endpoint: Option<String>,
+}
+
+/// The log line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line (for log shippers).
+    Json,
 }
 
 /// A directory backend, as the settings' `nodeDirectory` / `addressableDirectory` select it.
@@ -149,6 +170,7 @@ impl Default for Config {
             metrics: Some(MetricsConfig { port: 8080, path: "/metrics".to_owned() }),
             node_directory: DirectoryConfig::InMemory,
             addressable_directory: DirectoryConfig::InMemory,
+            telemetry: TelemetryConfig::default(),
         }
     }
 }
@@ -187,6 +209,13 @@ impl Config {
             config.shutdown_grace_period = Duration::from_secs(parse_u64("ORBIT_SHUTDOWN_GRACE_SECONDS", &value)?);
         }
 
+        if let Some(value) = env.var("ORBIT_LOG_FORMAT").filter(|v| !v.trim().is_empty()) {
+            config.telemetry.log_format = parse_log_format("ORBIT_LOG_FORMAT", &value)?;
+        }
+        if let Some(value) = env.var("OTEL_EXPORTER_OTLP_ENDPOINT").filter(|v| !v.trim().is_empty()) {
+            config.telemetry.otlp_endpoint = Some(otlp_endpoint("OTEL_EXPORTER_OTLP_ENDPOINT", value)?);
+        }
+
         if let Some(value) = &flags.port {
             port = Some(parse_port("--port", value)?);
         }
@@ -221,12 +250,36 @@ impl Config {
         if let Some(value) = &flags.shutdown_grace_seconds {
             config.shutdown_grace_period = Duration::from_secs(parse_u64("--shutdown-grace-seconds", value)?);
         }
+        if let Some(value) = &flags.log_format {
+            config.telemetry.log_format = parse_log_format("--log-format", value)?;
+        }
+        if let Some(value) = &flags.otlp_endpoint {
+            config.telemetry.otlp_endpoint = Some(otlp_endpoint("--otlp-endpoint", value.clone())?);
+        }
 
         let port = port.unwrap_or(DEFAULT_PORT);
         config.listen.set_port(port);
         config.advertise_url = url.unwrap_or_else(|| format!("localhost:{port}"));
         validate_url(&config.advertise_url)?;
         Ok(config)
+    }
+}
+
+fn parse_log_format(field: &str, value: &str) -> Result<LogFormat, ConfigError> {
+    match value.trim() {
+        "text" => Ok(LogFormat::Text),
+        "json" => Ok(LogFormat::Json),
+        other => Err(invalid(field, format!("expected text or json, got {other:?}"))),
+    }
+}
+
+/// An OTLP/gRPC endpoint: `http://host:port` or `https://host:port`.
+fn otlp_endpoint(field: &str, value: String) -> Result<String, ConfigError> {
+    let value = value.trim().to_owned();
+    let rest = value.strip_prefix("http://").or_else(|| value.strip_prefix("https://"));
+    match rest {
+        Some(authority) if !authority.is_empty() && value.parse::<tonic::transport::Uri>().is_ok() => Ok(value),
+        _ => Err(invalid(field, format!("expected an http:// or https:// collector URL, got {value:?}"))),
     }
 }
 
