@@ -67,6 +67,20 @@ pub struct ClientConfig {
     pub deactivation_timeout: Duration,
     /// How many times joining is attempted, 1 s apart (60).
     pub join_attempts: u32,
+    /// TLS to an orbit-node's TLS listener (`None`: plaintext, as every Kotlin server needs).
+    /// Needs the crate's `tls` feature.
+    pub tls: Option<ClientTls>,
+}
+
+/// TLS settings of a client (orbit-node's TLS listener; Kotlin servers speak plaintext only).
+#[derive(Debug, Clone, Default)]
+pub struct ClientTls {
+    /// PEM CA certificates the server's certificate must chain to.
+    pub ca_pem: Vec<u8>,
+    /// PEM certificate chain and private key presented to a server that requires mTLS.
+    pub identity: Option<(Vec<u8>, Vec<u8>)>,
+    /// The name the server's certificate must carry; default: the endpoint's host.
+    pub domain: Option<String>,
 }
 
 impl ClientConfig {
@@ -80,6 +94,7 @@ impl ClientConfig {
             actor_ttl: Duration::from_secs(600),
             deactivation_timeout: Duration::from_secs(10),
             join_attempts: 60,
+            tls: None,
         }
     }
 }
@@ -93,6 +108,9 @@ pub enum ClientError {
     /// Joining failed on every attempt.
     #[error("cannot join the cluster: {0}")]
     Join(String),
+    /// The TLS settings cannot be used.
+    #[error("TLS: {0}")]
+    Tls(String),
 }
 
 /// Why a call failed.
@@ -152,13 +170,17 @@ impl ClientBuilder {
     pub async fn connect(self) -> Result<OrbitClient, ClientError> {
         // Kotlin configurations name the server `dns:///host:port` (a grpc-java target).
         let endpoint = self.config.endpoint.trim_start_matches("dns:///");
+        let scheme = if self.config.tls.is_some() { "https" } else { "http" };
         let uri = if endpoint.contains("://") {
             endpoint.to_owned()
         } else {
-            format!("http://{}", endpoint.trim_end_matches('/'))
+            format!("{scheme}://{}", endpoint.trim_end_matches('/'))
         };
-        let channel = Endpoint::from_shared(uri.clone())
-            .map_err(|_| ClientError::Endpoint(uri.clone()))?
+        let mut channel = Endpoint::from_shared(uri.clone()).map_err(|_| ClientError::Endpoint(uri.clone()))?;
+        if let Some(tls) = &self.config.tls {
+            channel = with_tls(channel, tls)?;
+        }
+        let channel = channel
             .connect_timeout(Duration::from_secs(10))
             // Kotlin servers accept client pings at most once a second; every 10 s is plenty
             // to notice a dead connection.
@@ -193,6 +215,26 @@ impl ClientBuilder {
         client.inner.tasks.spawn(async move { ticking.tick_loop().await });
         Ok(client)
     }
+}
+
+/// Applies `tls` to the server endpoint.
+#[cfg(feature = "tls")]
+fn with_tls(endpoint: Endpoint, tls: &ClientTls) -> Result<Endpoint, ClientError> {
+    use tonic::transport::{Certificate, ClientTlsConfig, Identity};
+    let mut config = ClientTlsConfig::new().ca_certificate(Certificate::from_pem(&tls.ca_pem));
+    if let Some((cert, key)) = &tls.identity {
+        config = config.identity(Identity::from_pem(cert, key));
+    }
+    if let Some(domain) = &tls.domain {
+        config = config.domain_name(domain.clone());
+    }
+    endpoint.tls_config(config).map_err(|e| ClientError::Tls(e.to_string()))
+}
+
+/// Without the `tls` feature a TLS configuration is refused, never ignored.
+#[cfg(not(feature = "tls"))]
+fn with_tls(_endpoint: Endpoint, _tls: &ClientTls) -> Result<Endpoint, ClientError> {
+    Err(ClientError::Tls("orbit-client was built without its `tls` feature".to_owned()))
 }
 
 /// A rerouted request whose answer goes back to its original caller.

@@ -35,6 +35,12 @@ pub mod pb {
     pub mod health {
         include!("generated/grpc.health.v1.rs");
     }
+
+    /// `orbit_node.v1`: between orbit-nodes only (a Kotlin server answers UNIMPLEMENTED).
+    #[allow(missing_docs, clippy::all, clippy::pedantic)]
+    pub mod orbit_node {
+        include!("generated/orbit_node.v1.rs");
+    }
 }
 
 /// The schema files under `proto/`, in dependency order (for code generation and descriptor
@@ -48,6 +54,9 @@ pub const PROTO_FILES: &[&str] = &[
     "orbit/shared/connection.proto",
     "orbit/shared/health.proto",
 ];
+
+/// Services only orbit-nodes serve and call (relative to `proto/`); Kotlin nodes never see them.
+pub const RUST_ONLY_PROTO_FILES: &[&str] = &["orbit_node/peer.proto"];
 
 /// The gRPC metadata entry that carries the caller's namespace.
 pub const NAMESPACE_HEADER: &str = "namespace";

@@ -8,7 +8,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use compat_proto::PROTO_FILES;
+use compat_proto::{PROTO_FILES, RUST_ONLY_PROTO_FILES};
 
 #[test]
 fn generated_code_is_up_to_date() {
@@ -16,7 +16,7 @@ fn generated_code_is_up_to_date() {
     let proto_dir = root.join("proto");
     let out_dir = root.join("src").join("generated");
 
-    let files: Vec<PathBuf> = PROTO_FILES.iter().map(|f| proto_dir.join(f)).collect();
+    let files: Vec<PathBuf> = PROTO_FILES.iter().chain(RUST_ONLY_PROTO_FILES).map(|f| proto_dir.join(f)).collect();
     let fds = protox::compile(&files, [&proto_dir]).expect("the schema compiles");
 
     tonic_prost_build::configure()

@@ -1,5 +1,6 @@
 //! Runs real Kotlin Orbit processes (the Maven-built harness in `jvm/`) beside ours.
 //!
+//! * `certs`: a test CA and the certificates it signs (rcgen), for the TLS tests.
 //! * `haproxy`: the HTTP/2 load balancer of Orbit's docker-compose file, in front of a mesh.
 //! * `jvm`: starting a harness subcommand as a child process, waiting for its ready line,
 //!   reading its JSON lines, keeping its logs, and stopping it (also when a test panics).
@@ -16,6 +17,7 @@
 //! The harness jar is built by `mvn -f interop-tests/jvm/pom.xml package`; a missing jar
 //! fails the test with that command rather than skipping it.
 
+pub mod certs;
 pub mod etcd;
 pub mod haproxy;
 pub mod jvm;

@@ -231,6 +231,15 @@ impl ServerProcess {
         }
     }
 
+    /// Sends `signal` (e.g. `HUP`) to an orbit-node or launched server process.
+    pub fn signal(&self, signal: &str) -> anyhow::Result<()> {
+        let Inner::Process(child) = &self.inner else { bail!("the harness server takes no signals from tests") };
+        let pid = child.id().context("the server has exited")?;
+        let status = std::process::Command::new("kill").arg(format!("-{signal}")).arg(pid.to_string()).status()?;
+        anyhow::ensure!(status.success(), "kill -{signal} {pid} failed");
+        Ok(())
+    }
+
     /// Stops the server with SIGTERM and waits up to `grace`.
     pub async fn terminate(&mut self, grace: Duration) -> anyhow::Result<()> {
         match &mut self.inner {

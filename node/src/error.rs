@@ -122,6 +122,9 @@ pub enum NodeError {
     /// The gRPC server's task ended without a result (it panicked or was cancelled).
     #[error("the grpc server stopped unexpectedly")]
     ServerGone,
+    /// The TLS listener's files could not be used.
+    #[error(transparent)]
+    Tls(#[from] crate::net::tls::TlsError),
 }
 
 #[cfg(test)]

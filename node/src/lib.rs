@@ -47,6 +47,7 @@ use crate::mesh::{AddressableManager, ClusterManager};
 use crate::metrics::{EtcdRequests, Gauges, Metrics};
 use crate::net::Connections;
 use crate::net::remote::RemoteNodes;
+use crate::net::tls::{PeerTls, PeerTransportService, TlsListener};
 use crate::pipeline::Pipeline;
 
 /// How long a stopping server that has peers keeps forwarding after releasing its clients.
@@ -108,6 +109,15 @@ async fn run_with_metrics(
         }
         None => None,
     };
+    // So is the TLS port, and the certificate must load.
+    let tls_listener = match &config.tls {
+        Some(tls) => {
+            let address = std::net::SocketAddr::new(config.listen.ip(), tls.port);
+            let socket = TcpListener::bind(address).await.map_err(|source| NodeError::Bind { address, source })?;
+            Some((socket, TlsListener::load(tls.clone(), metrics.clone())?))
+        }
+        None => None,
+    };
     let cluster = Arc::new(ClusterManager::new(directories.nodes, clock.clone(), config.node_lease));
     let addressables = Arc::new(AddressableManager::new(
         directories.addressables,
@@ -124,8 +134,10 @@ async fn run_with_metrics(
     // Client streams end first when the node stops (they move to other servers), peer
     // streams last (they carry what is still in flight).
     let client_streams = token.child_token();
-    let remote =
-        Arc::new(RemoteNodes::new(local.clone(), config.advertise_url.clone(), tasks.clone(), token.child_token()));
+    let remote = Arc::new(
+        RemoteNodes::new(local.clone(), config.advertise_url.clone(), tasks.clone(), token.child_token())
+            .with_tls(config.tls.as_ref().and_then(PeerTls::of)),
+    );
     let pipeline = Arc::new(
         Pipeline::new(
             local.clone(),
@@ -157,7 +169,13 @@ async fn run_with_metrics(
         client_streams,
         tasks,
     };
-    parts.serve(listener, metrics_listener, own.lease.challenge_token, shutdown).await
+    parts
+        .serve(
+            Listeners { grpc: listener, tls: tls_listener, metrics: metrics_listener },
+            own.lease.challenge_token,
+            shutdown,
+        )
+        .await
 }
 
 /// Registers this server in the node directory as STARTING with its advertised URL. A
@@ -191,6 +209,16 @@ async fn register(
     }
 }
 
+/// The sockets a node serves on.
+struct Listeners {
+    /// Plaintext gRPC (Kotlin clients and servers).
+    grpc: TcpListener,
+    /// TLS gRPC, with its certificates.
+    tls: Option<(TcpListener, Arc<TlsListener>)>,
+    /// The Prometheus endpoint.
+    metrics: Option<TcpListener>,
+}
+
 /// Everything a running node is made of.
 struct Parts {
     config: Config,
@@ -212,8 +240,7 @@ impl Parts {
     /// ACTIVE, runs the tick until `shutdown` completes or the server fails, then stops.
     async fn serve(
         self,
-        listener: TcpListener,
-        metrics_listener: Option<TcpListener>,
+        listeners: Listeners,
         challenge_token: String,
         shutdown: std::pin::Pin<&mut impl Future<Output = ()>>,
     ) -> Result<(), NodeError> {
@@ -231,6 +258,7 @@ impl Parts {
             client_streams,
             tasks,
         } = self;
+        let Listeners { grpc: listener, tls, metrics: metrics_listener } = listeners;
         let connection_service = service::connection::ConnectionService::new(
             local.clone(),
             cluster.clone(),
@@ -242,29 +270,35 @@ impl Parts {
         )
         .with_client_token(client_streams.clone());
         let pipeline_capacity = connection_service.capacity();
-        // Kotlin's server pings idle connections every 500 ms and drops them after 10 s without
-        // an answer, which is how a dead client's stream ends promptly.
-        let server = tonic::transport::Server::builder()
-            .http2_keepalive_interval(Some(std::time::Duration::from_millis(500)))
-            .http2_keepalive_timeout(Some(std::time::Duration::from_secs(10)))
-            .add_service(pb::node_management_server::NodeManagementServer::new(
-                service::node_management::NodeManagementService::new(cluster.clone()),
-            ))
-            .add_service(pb::addressable_management_server::AddressableManagementServer::new(
-                service::addressable_management::AddressableManagementService::new(
-                    addressables.clone(),
-                    metrics.clone(),
-                ),
-            ))
-            .add_service(pb::connection_server::ConnectionServer::new(connection_service))
-            .add_service(pb::health::health_server::HealthServer::from_arc(health.clone()));
+        let tls_port = config.tls.as_ref().map(|t| t.port);
+        // The same services on every listener (they share their state).
+        let router = || {
+            // Kotlin's server pings idle connections every 500 ms and drops them after 10 s
+            // without an answer, which is how a dead client's stream ends promptly.
+            tonic::transport::Server::builder()
+                .http2_keepalive_interval(Some(std::time::Duration::from_millis(500)))
+                .http2_keepalive_timeout(Some(std::time::Duration::from_secs(10)))
+                .add_service(pb::node_management_server::NodeManagementServer::new(
+                    service::node_management::NodeManagementService::new(cluster.clone()),
+                ))
+                .add_service(pb::addressable_management_server::AddressableManagementServer::new(
+                    service::addressable_management::AddressableManagementService::new(
+                        addressables.clone(),
+                        metrics.clone(),
+                    ),
+                ))
+                .add_service(pb::connection_server::ConnectionServer::new(connection_service.clone()))
+                .add_service(pb::health::health_server::HealthServer::from_arc(health.clone()))
+                .add_service(pb::orbit_node::peer_transport_server::PeerTransportServer::new(
+                    PeerTransportService::new(tls_port),
+                ))
+        };
 
         let local_addr = listener.local_addr().ok();
-        let serve_token = token.clone();
         // TCP_NODELAY, as tonic's own `serve` and grpc-java's Netty set it: with Nagle's algorithm a
         // reply written in two segments (headers, then data) waits for the peer's delayed ACK.
         let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
-        let serve = server.serve_with_incoming_shutdown(incoming, serve_token.cancelled_owned());
+        let serve = router().serve_with_incoming_shutdown(incoming, token.clone().cancelled_owned());
         let serve_failed = token.clone();
         let server_task = tasks.spawn(async move {
             let outcome = serve.await;
@@ -274,6 +308,20 @@ impl Parts {
             serve_failed.cancel(); // A node without its server stops.
             outcome.map_err(NodeError::Serve)
         });
+        if let Some((socket, tls)) = tls {
+            let address = socket.local_addr().ok();
+            let incoming = tls.incoming(socket, token.child_token());
+            let serve = router().serve_with_incoming_shutdown(incoming, token.clone().cancelled_owned());
+            let serve_failed = token.clone();
+            tasks.spawn(async move {
+                if let Err(error) = serve.await {
+                    warn!(error = %error, "TLS grpc server failed");
+                    serve_failed.cancel();
+                }
+            });
+            tasks.spawn(tls.watch(token.child_token()));
+            info!(address = ?address, "TLS listener serving");
+        }
 
         if let Err(error) = cluster.update_node(&local, |info| info.status = NodeStatus::Active).await {
             warn!(error = %error, "cannot mark this server ACTIVE");

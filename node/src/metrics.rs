@@ -167,12 +167,14 @@ pub struct Gauges {
 
 /// The families only orbit-node exposes; no Kotlin dashboard reads them. (Kotlin's own
 /// `orbit_node_count` gauge shares the prefix, so match these by full name.)
-pub const RUST_ONLY_FAMILIES: [&str; 5] = [
+pub const RUST_ONLY_FAMILIES: [&str; 7] = [
     "orbit_node_forwarded_messages_total",
     "orbit_node_streams",
     "orbit_node_pipeline_in_flight",
     "orbit_node_pipeline_rejected_total",
     "orbit_node_etcd_request_duration_seconds",
+    "orbit_node_tls_handshakes_total",
+    "orbit_node_tls_reloads_total",
 ];
 
 /// The route label of messages handed to a client stream of this server.
@@ -217,6 +219,10 @@ pub struct NodeMeters {
     pub pipeline_rejected: IntCounter,
     /// etcd request latency.
     pub etcd_requests: EtcdRequests,
+    /// Handshakes on the TLS listener, by outcome (`ok`, `failed`).
+    pub tls_handshakes: IntCounterVec,
+    /// Reloads of the TLS files, by outcome (`ok`, `failed`).
+    pub tls_reloads: IntCounterVec,
 }
 
 impl Default for NodeMeters {
@@ -244,6 +250,16 @@ impl Default for NodeMeters {
         )
         .unwrap_or_else(invalid);
         let etcd_requests = EtcdRequests(etcd_histogram());
+        let tls_handshakes = IntCounterVec::new(
+            Opts::new("orbit_node_tls_handshakes_total", "Handshakes on the TLS listener, by outcome"),
+            &["outcome"],
+        )
+        .unwrap_or_else(invalid);
+        let tls_reloads = IntCounterVec::new(
+            Opts::new("orbit_node_tls_reloads_total", "Reloads of the TLS certificate files, by outcome"),
+            &["outcome"],
+        )
+        .unwrap_or_else(invalid);
         let registry = prometheus::Registry::new();
         for collector in [
             Box::new(forwarded.clone()) as Box<dyn prometheus::core::Collector>,
@@ -251,10 +267,22 @@ impl Default for NodeMeters {
             Box::new(pipeline_in_flight.clone()),
             Box::new(pipeline_rejected.clone()),
             Box::new(etcd_requests.0.clone()),
+            Box::new(tls_handshakes.clone()),
+            Box::new(tls_reloads.clone()),
         ] {
             registry.register(collector).unwrap_or_else(invalid);
         }
-        Self { registry, forwarded, to_clients, streams, pipeline_in_flight, pipeline_rejected, etcd_requests }
+        Self {
+            registry,
+            forwarded,
+            to_clients,
+            streams,
+            pipeline_in_flight,
+            pipeline_rejected,
+            etcd_requests,
+            tls_handshakes,
+            tls_reloads,
+        }
     }
 }
 

@@ -58,6 +58,21 @@ pub fn describe(config: &Config) -> Vec<(&'static str, String)> {
         ("node directory", directory(&config.node_directory)),
         ("addressable directory", directory(&config.addressable_directory)),
         (
+            "tls",
+            config.tls.as_ref().map_or_else(
+                || "off (plaintext only)".to_owned(),
+                |tls| {
+                    format!(
+                        "port {} ({}{}), mesh links {}",
+                        tls.port,
+                        tls.cert.display(),
+                        tls.client_ca.as_ref().map_or(String::new(), |ca| format!(", mTLS with {}", ca.display())),
+                        tls.peer_ca.as_ref().map_or("plaintext".to_owned(), |ca| format!("TLS with {}", ca.display()))
+                    )
+                },
+            ),
+        ),
+        (
             "log format",
             match config.telemetry.log_format {
                 crate::config::LogFormat::Text => "text".to_owned(),
@@ -80,6 +95,37 @@ pub async fn check(config: &Config) -> Vec<Check> {
     let mut checks = vec![port_free("gRPC port", config.listen)];
     if let Some(metrics) = &config.metrics {
         checks.push(port_free("metrics port", SocketAddr::new(config.listen.ip(), metrics.port)));
+    }
+    if let Some(tls) = &config.tls {
+        checks.push(port_free("TLS port", SocketAddr::new(config.listen.ip(), tls.port)));
+        let loaded = crate::net::tls::server_config(tls);
+        checks.push(Check {
+            field: "TLS certificate".to_owned(),
+            finding: match &loaded {
+                Ok(_) => format!("{} and {} load", tls.cert.display(), tls.key.display()),
+                Err(error) => error.to_string(),
+            },
+            fatal: true,
+            passed: loaded.is_ok(),
+        });
+        if let Some(ca) = &tls.peer_ca {
+            let readable = std::fs::read(ca).map_err(|e| e.to_string()).and_then(|pem| {
+                if String::from_utf8_lossy(&pem).contains("BEGIN CERTIFICATE") {
+                    Ok(())
+                } else {
+                    Err("no PEM certificate in it".to_owned())
+                }
+            });
+            checks.push(Check {
+                field: "TLS peer CA".to_owned(),
+                finding: match &readable {
+                    Ok(()) => format!("{} loads", ca.display()),
+                    Err(error) => format!("TLS file {}: {error}", ca.display()),
+                },
+                fatal: true,
+                passed: readable.is_ok(),
+            });
+        }
     }
     for (field, directory) in
         [("node directory", &config.node_directory), ("addressable directory", &config.addressable_directory)]

@@ -74,6 +74,21 @@ pub struct Flags {
     /// How long a stopping node drains, in seconds [env: ORBIT_SHUTDOWN_GRACE_SECONDS] [default: 10]
     #[arg(long, value_name = "SECONDS", global = true)]
     pub shutdown_grace_seconds: Option<String>,
+    /// Port of an extra TLS listener beside the plaintext one (off unless set; Kotlin clients keep plaintext) [env: ORBIT_TLS_PORT]
+    #[arg(long, value_name = "PORT", global = true)]
+    pub tls_port: Option<String>,
+    /// PEM certificate chain of the TLS listener, also presented to peer orbit-nodes [env: ORBIT_TLS_CERT]
+    #[arg(long, value_name = "FILE", global = true)]
+    pub tls_cert: Option<String>,
+    /// PEM private key of that certificate [env: ORBIT_TLS_KEY]
+    #[arg(long, value_name = "FILE", global = true)]
+    pub tls_key: Option<String>,
+    /// PEM CA certificates; when set, TLS clients must present a certificate they signed (mTLS) [env: ORBIT_TLS_CLIENT_CA]
+    #[arg(long, value_name = "FILE", global = true)]
+    pub tls_client_ca: Option<String>,
+    /// PEM CA certificates of peer orbit-nodes; when set, links to peers with a TLS listener use TLS [env: ORBIT_TLS_PEER_CA]
+    #[arg(long, value_name = "FILE", global = true)]
+    pub tls_peer_ca: Option<String>,
     /// Log lines as `text` or `json` (one JSON object per line, on stderr) [env: ORBIT_LOG_FORMAT] [default: text]
     #[arg(long, value_name = "text|json", global = true)]
     pub log_format: Option<String>,

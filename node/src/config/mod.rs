@@ -8,6 +8,7 @@
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Parser as _;
@@ -114,6 +115,24 @@ pub struct Config {
     pub addressable_directory: DirectoryConfig,
     /// Logs and traces.
     pub telemetry: TelemetryConfig,
+    /// The TLS listener and mesh links, or `None` (plaintext only, as Kotlin).
+    pub tls: Option<TlsConfig>,
+}
+
+/// TLS beside the plaintext listener. Files are read at start, on SIGHUP and when they change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsConfig {
+    /// The TLS listener's port (on the listen address's IP).
+    pub port: u16,
+    /// PEM certificate chain.
+    pub cert: PathBuf,
+    /// PEM private key.
+    pub key: PathBuf,
+    /// PEM CA certificates that client certificates must chain to (mTLS), or `None`.
+    pub client_ca: Option<PathBuf>,
+    /// PEM CA certificates that peer orbit-nodes' certificates must chain to; `None` keeps
+    /// mesh links on plaintext.
+    pub peer_ca: Option<PathBuf>,
 }
 
 /// How the node logs and whether it exports traces.
@@ -171,6 +190,7 @@ impl Default for Config {
             node_directory: DirectoryConfig::InMemory,
             addressable_directory: DirectoryConfig::InMemory,
             telemetry: TelemetryConfig::default(),
+            tls: None,
         }
     }
 }
@@ -257,12 +277,51 @@ impl Config {
             config.telemetry.otlp_endpoint = Some(otlp_endpoint("--otlp-endpoint", value.clone())?);
         }
 
+        config.tls = tls_config(env, flags)?;
+
         let port = port.unwrap_or(DEFAULT_PORT);
         config.listen.set_port(port);
         config.advertise_url = url.unwrap_or_else(|| format!("localhost:{port}"));
         validate_url(&config.advertise_url)?;
         Ok(config)
     }
+}
+
+/// The TLS settings: each flag over its environment variable; a port needs a certificate and
+/// a key, and the files need a port.
+fn tls_config(env: &impl EnvSource, flags: &cli::Flags) -> Result<Option<TlsConfig>, ConfigError> {
+    let pick = |flag: &Option<String>, flag_name: &'static str, variable: &'static str| match flag
+        .clone()
+        .filter(|v| !v.trim().is_empty())
+    {
+        Some(value) => Some((flag_name, value)),
+        None => env.var(variable).filter(|v| !v.trim().is_empty()).map(|value| (variable, value)),
+    };
+    let port = pick(&flags.tls_port, "--tls-port", "ORBIT_TLS_PORT");
+    let cert = pick(&flags.tls_cert, "--tls-cert", "ORBIT_TLS_CERT");
+    let key = pick(&flags.tls_key, "--tls-key", "ORBIT_TLS_KEY");
+    let client_ca = pick(&flags.tls_client_ca, "--tls-client-ca", "ORBIT_TLS_CLIENT_CA");
+    let peer_ca = pick(&flags.tls_peer_ca, "--tls-peer-ca", "ORBIT_TLS_PEER_CA");
+    let Some((port_field, port)) = port else {
+        if let Some((field, _)) = cert.or(key).or(client_ca).or(peer_ca) {
+            return Err(invalid(field, "needs a TLS listener: set --tls-port (ORBIT_TLS_PORT) too"));
+        }
+        return Ok(None);
+    };
+    let port = parse_port(port_field, &port)?;
+    let (Some((_, cert)), Some((_, key))) = (cert, key) else {
+        return Err(invalid(
+            port_field,
+            "a TLS listener needs --tls-cert and --tls-key (ORBIT_TLS_CERT, ORBIT_TLS_KEY)",
+        ));
+    };
+    Ok(Some(TlsConfig {
+        port,
+        cert: PathBuf::from(cert),
+        key: PathBuf::from(key),
+        client_ca: client_ca.map(|(_, path)| PathBuf::from(path)),
+        peer_ca: peer_ca.map(|(_, path)| PathBuf::from(path)),
+    }))
 }
 
 fn parse_log_format(field: &str, value: &str) -> Result<LogFormat, ConfigError> {

@@ -6,6 +6,7 @@
 //! end of its previous stream.
 
 pub mod remote;
+pub mod tls;
 
 use std::collections::HashMap;
 use std::sync::Mutex;

@@ -25,8 +25,11 @@ use tonic::metadata::MetadataValue;
 use tonic::transport::Endpoint;
 use tracing::{debug, info, warn};
 
+use crate::net::tls::PeerTls;
 use crate::net::{STREAM_BUFFER, SendError};
 use crate::pipeline::Pipeline;
+use compat_proto::pb::orbit_node::DescribeRequest;
+use compat_proto::pb::orbit_node::peer_transport_client::PeerTransportClient;
 
 /// How long dialling a peer may take before the attempt is given up until the next tick.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
@@ -48,6 +51,8 @@ pub struct RemoteNodes {
     /// A std Mutex: never held across an .await.
     peers: Mutex<HashMap<NodeId, Peer>>,
     next_attempt: std::sync::atomic::AtomicU64,
+    /// TLS to peers that offer it, when a peer CA is configured.
+    tls: Option<PeerTls>,
 }
 
 impl RemoteNodes {
@@ -61,7 +66,14 @@ impl RemoteNodes {
             token,
             peers: Mutex::new(HashMap::new()),
             next_attempt: std::sync::atomic::AtomicU64::new(1),
+            tls: None,
         }
+    }
+
+    /// Dials peers that have a TLS listener over TLS with `tls` (plaintext to the others).
+    pub fn with_tls(mut self, tls: Option<PeerTls>) -> Self {
+        self.tls = tls;
+        self
     }
 
     /// Returns the sending half of the open stream to `node`, if any.
@@ -155,6 +167,10 @@ impl RemoteNodes {
             .await
             .map_err(|_| format!("no connection to {uri} within {CONNECT_TIMEOUT:?}"))?
             .map_err(|e| format!("cannot connect to {uri}: {e}"))?;
+        let (channel, transport, uri) = match &self.tls {
+            Some(tls) => self.secure(channel, &uri, tls).await?,
+            None => (channel, "plaintext", uri),
+        };
 
         let (sender, receiver) = mpsc::channel::<pb::MessageProto>(STREAM_BUFFER);
         let mut request = tonic::Request::new(ReceiverStream::new(receiver));
@@ -166,7 +182,7 @@ impl RemoteNodes {
         if let Some(entry) = self.lock().get_mut(peer).filter(|p| p.attempt == attempt) {
             entry.sender = Some(sender);
         }
-        info!(peer = %peer, %uri, "peer stream open");
+        info!(peer = %peer, %uri, transport, "peer stream open");
 
         let mut client = pb::connection_client::ConnectionClient::new(channel);
         let mut inbound =
@@ -184,6 +200,48 @@ impl RemoteNodes {
                 Err(status) => return Err(format!("stream error: {status}")),
             }
         }
+    }
+
+    /// Asks the peer behind `plain` for its TLS port: none (a Kotlin server answers
+    /// UNIMPLEMENTED, an orbit-node without a listener 0) keeps the plaintext channel; a port
+    /// gets a TLS channel to the same host, and a failure there fails the attempt (a peer that
+    /// offers TLS is never used in plaintext instead).
+    async fn secure(
+        &self,
+        plain: tonic::transport::Channel,
+        uri: &str,
+        tls: &PeerTls,
+    ) -> Result<(tonic::transport::Channel, &'static str, String), String> {
+        let mut transport = PeerTransportClient::new(plain.clone());
+        let described = tokio::time::timeout(CONNECT_TIMEOUT, transport.describe(DescribeRequest {}))
+            .await
+            .map_err(|_| format!("{uri} did not say whether it has TLS within {CONNECT_TIMEOUT:?}"))?;
+        let port = match described {
+            Ok(reply) => reply.into_inner().tls_port,
+            Err(status) if status.code() == tonic::Code::Unimplemented => 0,
+            Err(status) => return Err(format!("cannot ask {uri} for its TLS port: {status}")),
+        };
+        if port == 0 {
+            return Ok((plain, "plaintext", uri.to_owned()));
+        }
+        let authority = uri.strip_prefix("http://").unwrap_or(uri);
+        let host = authority.rsplit_once(':').map_or(authority, |(host, _)| host);
+        let secure_uri = format!("https://{host}:{port}");
+        let config =
+            tls.client_config(host.trim_start_matches('[').trim_end_matches(']')).map_err(|e| e.to_string())?;
+        let endpoint = Endpoint::from_shared(secure_uri.clone())
+            .map_err(|e| format!("bad TLS peer URL {secure_uri}: {e}"))?
+            .tls_config(config)
+            .map_err(|e| format!("TLS settings for {secure_uri}: {e}"))?
+            .connect_timeout(CONNECT_TIMEOUT)
+            .http2_keep_alive_interval(Duration::from_secs(10))
+            .keep_alive_timeout(Duration::from_secs(10))
+            .keep_alive_while_idle(true);
+        let channel = tokio::time::timeout(CONNECT_TIMEOUT, endpoint.connect())
+            .await
+            .map_err(|_| format!("no TLS connection to {secure_uri} within {CONNECT_TIMEOUT:?}"))?
+            .map_err(|e| format!("cannot connect over TLS to {secure_uri}: {}", crate::error_chain(&e)))?;
+        Ok((channel, "tls", secure_uri))
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<NodeId, Peer>> {

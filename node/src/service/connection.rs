@@ -27,7 +27,8 @@ use crate::pipeline::Pipeline;
 pub const PIPELINE_CAPACITY: usize = 10_000;
 use crate::service::CallerIdentity;
 
-/// The Connection service.
+/// The Connection service (a clone shares everything, for a second listener).
+#[derive(Clone)]
 pub struct ConnectionService {
     local: NodeId,
     cluster: Arc<ClusterManager>,
