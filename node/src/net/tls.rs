@@ -298,4 +298,36 @@ mod tests {
         assert!(empty.to_string().contains("no PEM certificate"), "{empty}");
         let _ = std::fs::remove_dir_all(&dir);
     }
+
+    #[tokio::test]
+    async fn a_changed_certificate_file_is_reloaded() {
+        let dir = std::env::temp_dir().join(format!("orbit-tls-reload-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let (cert, key) = issue(&dir, "server");
+        let settings = TlsConfig { port: 1, cert: cert.clone(), key: key.clone(), client_ca: None, peer_ca: None };
+        let metrics = Arc::new(crate::metrics::Metrics::new());
+        let listener = TlsListener::load(settings, metrics.clone()).expect("loads");
+        let before = Arc::as_ptr(&listener.current.read().expect("lock").clone());
+        let token = CancellationToken::new();
+        let watching = tokio::spawn(listener.clone().watch(token.clone()));
+        let reloads = || metrics.node.tls_reloads.with_label_values(&["ok"]).get();
+        // A new pair under the same names (file times have sub-second resolution here).
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        issue(&dir, "server");
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while reloads() == 0 {
+            assert!(tokio::time::Instant::now() < deadline, "no reload after the files changed");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let after = Arc::as_ptr(&listener.current.read().expect("lock").clone());
+        assert_ne!(before, after, "new handshakes use the new configuration");
+        // A broken file keeps the last good configuration.
+        std::fs::write(&key, "garbage").expect("write");
+        assert!(listener.reload().is_err());
+        assert_eq!(Arc::as_ptr(&listener.current.read().expect("lock").clone()), after);
+        assert!(metrics.node.tls_reloads.with_label_values(&["failed"]).get() >= 1);
+        token.cancel();
+        let _ = watching.await;
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }
