@@ -20,7 +20,8 @@ pub const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (commit ", env!("
                   Kotlin launcher (ORBIT_SETTINGS_RAW, or the file named by ORBIT_SETTINGS, with ${VAR:-default} \
                   interpolation); the environment variables named above; these flags. See docs/configuration.md.\n\
                   Logs: ORBIT_LOG (a tracing filter, default info); traces: OTEL_SERVICE_NAME and the other \
-                  OpenTelemetry variables apply to the export. Exit codes: 0 stopped by SIGTERM/SIGINT, \
+                  OpenTelemetry variables apply to the export. Signals: SIGTERM/SIGINT drain and stop, SIGHUP reloads the TLS files. \
+                  Exit codes: 0 stopped by SIGTERM/SIGINT, \
                   64 bad command line or configuration, 1 failure while running."
 )]
 pub struct Cli {
