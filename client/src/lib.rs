@@ -73,7 +73,7 @@ pub struct ClientConfig {
 }
 
 /// TLS settings of a client (orbit-node's TLS listener; Kotlin servers speak plaintext only).
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct ClientTls {
     /// PEM CA certificates the server's certificate must chain to.
     pub ca_pem: Vec<u8>,
@@ -171,6 +171,10 @@ impl ClientBuilder {
         // Kotlin configurations name the server `dns:///host:port` (a grpc-java target).
         let endpoint = self.config.endpoint.trim_start_matches("dns:///");
         let scheme = if self.config.tls.is_some() { "https" } else { "http" };
+        if self.config.tls.is_some() && endpoint.starts_with("http://") {
+            // tonic would connect in plaintext: a TLS configuration is refused, never ignored.
+            return Err(ClientError::Tls(format!("{endpoint} is a plaintext URL; use https:// or host:port with TLS")));
+        }
         let uri = if endpoint.contains("://") {
             endpoint.to_owned()
         } else {
@@ -214,6 +218,17 @@ impl ClientBuilder {
         let ticking = client.clone();
         client.inner.tasks.spawn(async move { ticking.tick_loop().await });
         Ok(client)
+    }
+}
+
+impl std::fmt::Debug for ClientTls {
+    /// Never prints the private key.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientTls")
+            .field("ca_pem", &format_args!("{} bytes", self.ca_pem.len()))
+            .field("identity", &self.identity.as_ref().map(|_| "certificate and key (redacted)"))
+            .field("domain", &self.domain)
+            .finish()
     }
 }
 

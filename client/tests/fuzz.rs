@@ -11,7 +11,7 @@
 use std::path::Path;
 
 use orbit_client::codec::{Json, decode_arguments, decode_result, encode_arguments, encode_result};
-use orbit_test_support::fuzz;
+use orbit_fuzz_support as fuzz;
 use proptest::prelude::*;
 use proptest::test_runner::TestRunner;
 

@@ -13,7 +13,7 @@ use std::path::Path;
 
 use compat_proto::render::{addressable_directory_key, node_directory_key, node_id_from_directory_key};
 use compat_proto::{AddressableLease, AddressableReference, Key, Message, NodeId, NodeInfo, NodeLease, pb};
-use orbit_test_support::fuzz;
+use orbit_fuzz_support as fuzz;
 use proptest::prelude::*;
 use proptest::test_runner::TestRunner;
 

@@ -114,7 +114,9 @@ impl ServerProcess {
                 let metrics_port = free_port().to_string();
                 let metrics: &[&str] =
                     if args.contains(&"--metrics-port") { &[] } else { &["--metrics-port", &metrics_port] };
-                let child = Command::new(orbit_node_binary()?)
+                let mut command = Command::new(orbit_node_binary()?);
+                scrub_environment(&mut command);
+                let child = command
                     .args(["--port", &port_text, "--listen", "127.0.0.1", "--url", &endpoint])
                     .args(metrics)
                     .args(args)
@@ -155,15 +157,12 @@ impl ServerProcess {
                     .arg("orbit.application.AppKt");
                 command
             }
-            ServerKind::Rust => {
-                let mut command = Command::new(orbit_node_binary()?);
-                command.env("ORBIT_LOG", "info,orbit_node=debug").env("ORBIT_LISTEN_ADDRESS", "127.0.0.1");
-                command
-            }
+            ServerKind::Rust => Command::new(orbit_node_binary()?),
         };
         // Only what `launch` says configures the server, never the test's own environment.
-        for name in ["ORBIT_SETTINGS_RAW", "ORBIT_SETTINGS", "ORBIT_METRICS_PORT"] {
-            command.env_remove(name);
+        scrub_environment(&mut command);
+        if kind == ServerKind::Rust {
+            command.env("ORBIT_LOG", "info,orbit_node=debug").env("ORBIT_LISTEN_ADDRESS", "127.0.0.1");
         }
         command.env("ORBIT_PORT", port.to_string()).env("ORBIT_URL", &endpoint);
         if let Some(raw) = &launch.settings_raw {
@@ -253,6 +252,17 @@ impl ServerProcess {
                 }
                 Ok(())
             }
+        }
+    }
+}
+
+/// Removes the test machine's `ORBIT_*` and `OTEL_*` variables from a server's environment
+/// (they would change its configuration); the caller sets what the scenario needs after.
+fn scrub_environment(command: &mut Command) {
+    for (name, _) in std::env::vars_os() {
+        let name = name.to_string_lossy().into_owned();
+        if name.starts_with("ORBIT_") || name.starts_with("OTEL_") {
+            command.env_remove(name);
         }
     }
 }

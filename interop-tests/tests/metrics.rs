@@ -190,3 +190,113 @@ async fn metrics_match_a_real_kotlin_scrape() -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// The settings of one mesh server: the etcd directories and the Prometheus endpoint, as the
+/// Helm chart's settings file gives them.
+fn mesh_settings(node_etcd: &str, lease_etcd: &str, metrics_port: u16) -> String {
+    format!(
+        r#"{{
+  "serverInfo": {{ "port": "${{ORBIT_PORT:-50056}}", "url": "${{ORBIT_URL:-localhost:50056}}" }},
+  "nodeDirectory": ["orbit.server.etcd.EtcdNodeDirectory$EtcdNodeDirectoryConfig", {{ "url": "{node_etcd}" }}],
+  "addressableDirectory": ["orbit.server.etcd.EtcdAddressableDirectory$EtcdAddressableDirectoryConfig", {{ "url": "{lease_etcd}" }}],
+  "meterRegistry": ["orbit.server.prometheus.PrometheusMetrics$PrometheusMetricsConfig", {{ "url": "/metrics", "port": {metrics_port} }}]
+}}"#
+    )
+}
+
+/// What one server of a two-server mesh exposes after the traffic.
+struct MeshScrape {
+    kind: ServerKind,
+    families: BTreeMap<String, orbit_interop_tests::prometheus::Family>,
+    gauges: BTreeMap<&'static str, Option<f64>>,
+}
+
+/// A two-server mesh of `kinds` on fresh etcd stores, a host on the first server and a caller
+/// on the second, 5 actors called 4 times each; then both servers' scrapes.
+async fn observe_mesh(kinds: [ServerKind; 2]) -> anyhow::Result<Vec<MeshScrape>> {
+    use orbit_interop_tests::etcd::EtcdServer;
+    let lineup = format!("{}{}", kinds[0].name(), kinds[1].name());
+    let logs = log_dir(&format!("metrics_mesh_{lineup}"))?;
+    let nodes = EtcdServer::start("nodes", &logs).await?;
+    let leases = EtcdServer::start("leases", &logs).await?;
+    let mut servers = Vec::new();
+    let mut ports = Vec::new();
+    for (index, kind) in kinds.iter().enumerate() {
+        let metrics_port = free_port();
+        let launch =
+            Launch { settings_raw: Some(mesh_settings(&nodes.url, &leases.url, metrics_port)), ..Launch::default() };
+        let name = format!("server-{index}-{}", kind.name());
+        servers.push(ServerProcess::launch_named(*kind, &name, &logs, &launch).await?);
+        ports.push(metrics_port);
+    }
+    orbit_interop_tests::mesh::wait_meshed(&nodes, 2, Duration::from_secs(90)).await?;
+    let mut host = start_host("host", &logs, &servers[0].endpoint, NAMESPACE).await?;
+    let mut caller = start_caller("caller", &logs, &servers[1].endpoint, NAMESPACE).await?;
+    let calls: Vec<_> = (0..20)
+        .map(|i| call(format!("c{i}"), ECHO, json!({"string": format!("k{}", i % 5)}), "echoString", json!(["x"])))
+        .collect();
+    let answers = call_all(&mut caller, &calls, Duration::from_secs(60)).await?;
+    anyhow::ensure!(answers.iter().all(|(_, a)| a["result"] == json!("x")), "{lineup}: {answers:?}");
+    // Two ticks for the directory gauges, with both clients still connected.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let mut scrapes = Vec::new();
+    for (kind, port) in kinds.iter().zip(&ports) {
+        let mut exposition = parse(&scrape(*port, "/metrics").await?.body)?;
+        take_rust_only(&mut exposition);
+        let gauges = STATE_GAUGES.iter().map(|g| (*g, exposition.samples.get(*g).copied())).collect();
+        scrapes.push(MeshScrape { kind: *kind, families: exposition.families, gauges });
+    }
+    caller.close_stdin();
+    caller.wait_exit(Duration::from_secs(30)).await?;
+    host.terminate(Duration::from_secs(30)).await?;
+    for server in &mut servers {
+        server.terminate(Duration::from_secs(20)).await?;
+    }
+    Ok(scrapes)
+}
+
+/// Spec 13 in a mesh: on shared etcd stores, every server counts every key of each store and
+/// its peer streams as Kotlin's do, whichever kind its peer is. The K+R line-up shows a Kotlin
+/// and a Rust server reading the same stores side by side.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mesh_gauges_match_kotlin() -> anyhow::Result<()> {
+    let lineups = [
+        [ServerKind::Kotlin, ServerKind::Kotlin],
+        [ServerKind::Rust, ServerKind::Rust],
+        [ServerKind::Kotlin, ServerKind::Rust],
+    ];
+    let mut observed = Vec::new();
+    for kinds in lineups {
+        observed.push(observe_mesh(kinds).await?);
+    }
+    println!("| line-up | server | {} |", STATE_GAUGES.join(" | "));
+    println!("|---|---|{}", "---:|".repeat(STATE_GAUGES.len()));
+    for (kinds, scrapes) in lineups.iter().zip(&observed) {
+        for (index, scrape) in scrapes.iter().enumerate() {
+            let values: Vec<String> =
+                STATE_GAUGES.iter().map(|g| scrape.gauges[g].map_or("-".to_owned(), |v| v.to_string())).collect();
+            println!(
+                "| {}+{} | {index} ({}) | {} |",
+                kinds[0].name(),
+                kinds[1].name(),
+                scrape.kind.name(),
+                values.join(" | ")
+            );
+        }
+    }
+    let reference = &observed[0];
+    for (kinds, scrapes) in lineups.iter().zip(&observed).skip(1) {
+        for (index, scrape) in scrapes.iter().enumerate() {
+            let name = format!("{}+{} server {index}", kinds[0].name(), kinds[1].name());
+            assert_eq!(scrape.gauges, reference[index].gauges, "{name}: state gauges as in K+K");
+            assert_eq!(scrape.families, reference[index].families, "{name}: families as in K+K");
+        }
+    }
+    // The reference itself: 2 servers and 2 clients in the node store, 5 leases, one peer each.
+    for scrape in reference {
+        assert_eq!(scrape.gauges["orbit_node_count"], Some(4.0));
+        assert_eq!(scrape.gauges["orbit_addressable_count"], Some(5.0));
+        assert_eq!(scrape.gauges["orbit_connected_nodes"], Some(1.0));
+    }
+    Ok(())
+}

@@ -114,6 +114,11 @@ async fn rust_clients_over_mtls_beside_kotlin_plaintext() -> anyhow::Result<()> 
         anyhow::ensure!(tokio::time::Instant::now() < deadline, "no reload after SIGHUP");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    let log = std::fs::read_to_string(logs.join("server-rust.log"))?;
+    assert!(
+        log.lines().any(|l| l.contains("TLS certificate reloaded") && l.contains("SIGHUP")),
+        "the reload came from SIGHUP (the file watcher waits for the files to settle)"
+    );
     // The streams opened before the reload still carry calls both ways.
     assert_eq!(echo(&caller, "k1", "after reload").await?, "after reload");
     assert_eq!(echo(&caller, "k2", "new actor, old stream").await?, "new actor, old stream");

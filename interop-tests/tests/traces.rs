@@ -57,8 +57,13 @@ async fn one_invocation_is_one_trace_across_rust_servers() -> anyhow::Result<()>
     let requests: Vec<&ExportedSpan> =
         spans.iter().filter(|s| s.name == "receive" && s.attribute("orbit.reference").contains("traced-key")).collect();
     anyhow::ensure!(!requests.is_empty(), "no receive span of the traced call: {spans:#?}");
-    // The call may have been retried while the mesh settled: take the trace of its last try.
-    let trace_id = requests.last().map(|s| s.trace_id.clone()).unwrap_or_default();
+    // The call may have been retried while the mesh settled: take the trace of the try that
+    // was answered (its reply was delivered to the caller by the first server).
+    let answered = |trace_id: &str| {
+        spans.iter().any(|s| s.trace_id == trace_id && s.instance == first.endpoint && s.name == "deliver")
+            && spans.iter().any(|s| s.trace_id == trace_id && s.instance == first.endpoint && s.name == "reply")
+    };
+    let trace_id = requests.iter().map(|s| s.trace_id.clone()).find(|t| answered(t)).unwrap_or_default();
     let trace: Vec<&ExportedSpan> = spans.iter().filter(|s| s.trace_id == trace_id).collect();
     println!("trace {trace_id}:");
     println!("| server | span | span id | parent | attributes |");

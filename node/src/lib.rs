@@ -310,7 +310,7 @@ impl Parts {
         });
         if let Some((socket, tls)) = tls {
             let address = socket.local_addr().ok();
-            let incoming = tls.incoming(socket, token.child_token());
+            let incoming = tls.incoming(socket, tasks.clone(), token.child_token());
             let serve = router().serve_with_incoming_shutdown(incoming, token.clone().cancelled_owned());
             let serve_failed = token.clone();
             tasks.spawn(async move {
@@ -546,6 +546,9 @@ impl Maintenance {
         // or a lost update cannot leave connected clients unreachable.
         let view = cluster.view();
         self.remote.refresh(view.valid_nodes(cluster.now()), &self.pipeline);
+        let servers: Vec<&str> =
+            view.valid_nodes(cluster.now()).filter(|n| n.id.is_management()).map(|n| n.id.key.as_str()).collect();
+        self.metrics.node.retain_servers(&servers);
         let clients: Vec<NodeId> = self.connections.node_ids().into_iter().filter(|n| !n.is_management()).collect();
         let peers = self.remote.connected();
         let _ = cluster

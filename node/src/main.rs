@@ -72,7 +72,8 @@ fn main() -> ExitCode {
         Err(e) => {
             error!(error = %orbit_node::error_chain(&e), "node failed");
             eprintln!("orbit-node: {e}");
-            ExitCode::FAILURE
+            // Unusable TLS files are a configuration error, as check-config reports them.
+            if matches!(e, orbit_node::NodeError::Tls(_)) { ExitCode::from(64) } else { ExitCode::FAILURE }
         }
     };
     // Sends the spans still buffered, while the runtime that carries the exporter still runs.
@@ -105,23 +106,33 @@ async fn check_config(config: &Config) -> ExitCode {
     }
 }
 
-/// SIGTERM (what Docker sends) and SIGINT, registered up front.
+/// SIGTERM (what Docker sends) and SIGINT, registered up front; and SIGHUP, so that it never
+/// kills the node (its default action) before or without the TLS listener that reloads on it.
 struct ShutdownSignal {
     terminate: tokio::signal::unix::Signal,
     interrupt: tokio::signal::unix::Signal,
+    hangup: tokio::signal::unix::Signal,
 }
 
 impl ShutdownSignal {
     fn install() -> std::io::Result<Self> {
         use tokio::signal::unix::{SignalKind, signal};
-        Ok(Self { terminate: signal(SignalKind::terminate())?, interrupt: signal(SignalKind::interrupt())? })
+        Ok(Self {
+            terminate: signal(SignalKind::terminate())?,
+            interrupt: signal(SignalKind::interrupt())?,
+            hangup: signal(SignalKind::hangup())?,
+        })
     }
 
-    /// Completes on the first SIGTERM or SIGINT.
+    /// Completes on the first SIGTERM or SIGINT. SIGHUP is logged; the TLS listener (when
+    /// configured) reloads its files on it.
     async fn wait(mut self) {
-        tokio::select! {
-            _ = self.terminate.recv() => {}
-            _ = self.interrupt.recv() => {}
+        loop {
+            tokio::select! {
+                _ = self.terminate.recv() => return,
+                _ = self.interrupt.recv() => return,
+                _ = self.hangup.recv() => tracing::info!("SIGHUP received (it reloads the TLS files, if any)"),
+            }
         }
     }
 }

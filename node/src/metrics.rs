@@ -260,6 +260,12 @@ impl Default for NodeMeters {
             &["outcome"],
         )
         .unwrap_or_else(invalid);
+        // Both outcomes exist from the start, so the first failure is an increase from 0 that
+        // `increase()` and `rate()` see, not a new series.
+        for outcome in ["ok", "failed"] {
+            tls_handshakes.with_label_values(&[outcome]);
+            tls_reloads.with_label_values(&[outcome]);
+        }
         let registry = prometheus::Registry::new();
         for collector in [
             Box::new(forwarded.clone()) as Box<dyn prometheus::core::Collector>,
@@ -300,6 +306,22 @@ impl NodeMeters {
     /// Counts a message handed to the server whose node key is `server`.
     pub fn forwarded_to_server(&self, server: &str) {
         self.forwarded.with_label_values(&[server]).inc();
+    }
+
+    /// Drops the per-server series of servers not in `servers` (node keys), so that servers
+    /// that left (a restarted server has a new key) do not stay in every scrape for good.
+    pub fn retain_servers(&self, servers: &[&str]) {
+        use prometheus::core::Collector as _;
+        for family in self.forwarded.collect() {
+            for metric in family.get_metric() {
+                for label in metric.get_label() {
+                    let route = label.value();
+                    if route != CLIENT_ROUTE && !servers.contains(&route) {
+                        let _ = self.forwarded.remove_label_values(&[route]);
+                    }
+                }
+            }
+        }
     }
 }
 
@@ -589,6 +611,7 @@ mod tests {
         });
         assert!(text.contains("orbit_node_forwarded_messages_total{route=\"clients\"} 1\n"), "{text}");
         assert!(text.contains("orbit_node_forwarded_messages_total{route=\"abc\"} 2\n"), "{text}");
+        assert!(text.contains("orbit_node_tls_reloads_total{outcome=\"failed\"} 0\n"), "{text}");
         assert!(text.contains("orbit_node_streams{kind=\"client\"} 3\n"), "{text}");
         assert!(text.contains("orbit_node_streams{kind=\"peer_in\"} 2\n"), "{text}");
         assert!(text.contains("orbit_node_streams{kind=\"peer_out\"} 1\n"), "{text}");
@@ -600,5 +623,10 @@ mod tests {
         for family in RUST_ONLY_FAMILIES {
             assert!(text.contains(&format!("# TYPE {family} ")), "{family} in {text}");
         }
+        metrics.node.forwarded_to_server("gone");
+        metrics.node.retain_servers(&["abc"]);
+        let text = metrics.render(Gauges::default());
+        assert!(!text.contains("route=\"gone\""), "a departed server's series is dropped: {text}");
+        assert!(text.contains("route=\"abc\"") && text.contains("route=\"clients\""), "{text}");
     }
 }

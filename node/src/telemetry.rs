@@ -1,4 +1,4 @@
-//! Logs and traces: the log lines (text or JSON, filtered by `ORBIT_LOG`) and, when a collector
+//! Logs and traces: the log lines (text or JSON, filtered by `ORBIT_LOG` / `--log-filter`) and, when a collector
 //! is configured, the export of the per-hop spans over OTLP/gRPC.
 //!
 //! Every message a node handles gets one span per step (target [`HOPS`], level DEBUG):
@@ -13,7 +13,9 @@
 //! they cross, land in one trace. A Kotlin server in the path shows as a gap.
 //!
 //! With no collector configured, the hop spans are disabled at their call sites (DEBUG is
-//! below the default filter) and cost nothing measurable.
+//! below the default log filter) and cost nothing measurable; a log filter that enables DEBUG
+//! for `orbit_node` enables them for the log lines too. `OTEL_TRACES_SAMPLER_ARG` (0 to 1)
+//! keeps that share of invocations, decided from the trace id so every node agrees.
 
 use std::time::Duration;
 
@@ -49,7 +51,9 @@ impl Telemetry {
     /// export when `config.otlp_endpoint` is set (call it inside a tokio runtime then: the
     /// gRPC exporter lives on it). `instance` names this node in the exported resource.
     pub fn install(config: &TelemetryConfig, instance: &str) -> Result<Self, String> {
-        let filter = EnvFilter::try_from_env("ORBIT_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+        // The filter was checked with the configuration; `info` is the default.
+        let filter = EnvFilter::try_new(config.log_filter.as_deref().unwrap_or("info"))
+            .map_err(|error| format!("invalid log filter: {error}"))?;
         let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
         let lines = match config.log_format {
             LogFormat::Text => tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_ansi(ansi).boxed(),
@@ -100,8 +104,11 @@ fn provider(endpoint: &str, instance: &str) -> Result<SdkTracerProvider, String>
         .build()
         .map_err(|error| format!("cannot set up the OTLP exporter for {endpoint}: {error}"))?;
     let mut resource = Resource::builder().with_attribute(KeyValue::new("service.instance.id", instance.to_owned()));
-    // OTEL_SERVICE_NAME, when set, names the service (the SDK reads it); orbit-node otherwise.
-    if std::env::var_os("OTEL_SERVICE_NAME").is_none() {
+    // OTEL_SERVICE_NAME or a service.name in OTEL_RESOURCE_ATTRIBUTES, when set, names the
+    // service (the SDK reads them); orbit-node otherwise.
+    let named_by_environment = std::env::var_os("OTEL_SERVICE_NAME").is_some()
+        || std::env::var("OTEL_RESOURCE_ATTRIBUTES").is_ok_and(|a| a.contains("service.name="));
+    if !named_by_environment {
         resource = resource.with_service_name("orbit-node");
     }
     Ok(SdkTracerProvider::builder().with_batch_exporter(exporter).with_resource(resource.build()).build())
@@ -115,15 +122,35 @@ pub fn link(span: &Span, requester: &NodeId, message_id: i64) {
     }
     let (trace, parent) = ids(requester, message_id);
     let trace_id = TraceId::from_bytes(trace.to_be_bytes());
-    let context = SpanContext::new(
-        trace_id,
-        SpanId::from_bytes(parent.to_be_bytes()),
-        TraceFlags::SAMPLED,
-        true,
-        TraceState::NONE,
-    );
+    // Every node decides alike from the trace id alone, so a trace is kept or dropped whole.
+    let flags = if sampled(trace) { TraceFlags::SAMPLED } else { TraceFlags::default() };
+    let context = SpanContext::new(trace_id, SpanId::from_bytes(parent.to_be_bytes()), flags, true, TraceState::NONE);
     // A span the exporter does not record (no collector) has nothing to link.
     let _ = span.set_parent(Context::new().with_remote_span_context(context));
+}
+
+/// The share of invocations traced: `OTEL_TRACES_SAMPLER_ARG` (0 to 1), read once; 1 when unset.
+static SAMPLE_RATIO: std::sync::OnceLock<f64> = std::sync::OnceLock::new();
+
+fn sample_ratio() -> f64 {
+    *SAMPLE_RATIO.get_or_init(|| {
+        std::env::var("OTEL_TRACES_SAMPLER_ARG")
+            .ok()
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .filter(|r| (0.0..=1.0).contains(r))
+            .unwrap_or(1.0)
+    })
+}
+
+/// Whether the trace `trace` is kept at the configured ratio (the low 64 bits of the id against
+/// the ratio, as OpenTelemetry's trace-id-ratio sampler compares them).
+fn sampled(trace: u128) -> bool {
+    let ratio = sample_ratio();
+    if ratio >= 1.0 {
+        return true;
+    }
+    let low = (trace & u128::from(u64::MAX)) as u64;
+    (low >> 1) < ((ratio * (1u64 << 63) as f64) as u64)
 }
 
 /// The trace id [`link`] gives the invocation (`requester`, `message_id`), as 32 hex digits.

@@ -6,18 +6,27 @@ use std::time::{Duration, Instant};
 
 use orbit_test_support::free_port;
 
+/// The binary with none of the test machine's `ORBIT_*` or `OTEL_*` variables (they would
+/// change its configuration).
+fn orbit_node_command() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_orbit-node"));
+    for (name, _) in std::env::vars_os() {
+        let name = name.to_string_lossy().into_owned();
+        if name.starts_with("ORBIT_") || name.starts_with("OTEL_") {
+            command.env_remove(name);
+        }
+    }
+    command
+}
+
 #[test]
 fn invalid_configuration_exits_64_naming_the_field() {
-    let output = Command::new(env!("CARGO_BIN_EXE_orbit-node"))
-        .env("ORBIT_PORT", "not-a-port")
-        .env("ORBIT_LOG", "off")
-        .output()
-        .expect("runs");
+    let output = orbit_node_command().env("ORBIT_PORT", "not-a-port").env("ORBIT_LOG", "off").output().expect("runs");
     assert_eq!(output.status.code(), Some(64));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("invalid ORBIT_PORT"), "{stderr}");
 
-    let output = Command::new(env!("CARGO_BIN_EXE_orbit-node"))
+    let output = orbit_node_command()
         .env("ORBIT_SETTINGS_RAW", r#"{"serverInfo": {"port": 1, "colour": "red"}}"#)
         .env("ORBIT_LOG", "off")
         .output()
@@ -29,7 +38,7 @@ fn invalid_configuration_exits_64_naming_the_field() {
 #[test]
 fn sigterm_stops_the_node_gracefully() {
     let port = free_port();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_orbit-node"))
+    let mut child = orbit_node_command()
         .args(["--port", &port.to_string(), "--listen", "127.0.0.1", "--metrics-port", "off"])
         .env("ORBIT_LOG", "info")
         .stdout(Stdio::null())
@@ -60,7 +69,7 @@ fn sigterm_stops_the_node_gracefully() {
 }
 
 fn orbit_node(args: &[&str], env: &[(&str, &str)]) -> (Option<i32>, String, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_orbit-node"))
+    let output = orbit_node_command()
         .args(args)
         .env_remove("ORBIT_SETTINGS")
         .env_remove("ORBIT_SETTINGS_RAW")

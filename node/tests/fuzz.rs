@@ -10,9 +10,9 @@
 
 use std::collections::HashMap;
 
+use orbit_fuzz_support as fuzz;
 use orbit_node::Config;
 use orbit_node::config::check::describe;
-use orbit_test_support::fuzz;
 use proptest::prelude::*;
 use proptest::test_runner::TestRunner;
 
@@ -36,7 +36,7 @@ const SEEDS: [&str; 4] = [
 ];
 
 /// The variables start-up reads, and those the seeds interpolate.
-const VARIABLES: [&str; 10] = [
+const VARIABLES: [&str; 20] = [
     "ORBIT_PORT",
     "ORBIT_URL",
     "ORBIT_LISTEN_ADDRESS",
@@ -47,9 +47,19 @@ const VARIABLES: [&str; 10] = [
     "NODE_DIRECTORY",
     "METRICS_PORT",
     "ORBIT_SETTINGS_RAW",
+    "ORBIT_LOG",
+    "ORBIT_LOG_FORMAT",
+    "OTEL_EXPORTER_OTLP_ENDPOINT",
+    "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+    "ORBIT_TLS_PORT",
+    "ORBIT_TLS_CERT",
+    "ORBIT_TLS_KEY",
+    "ORBIT_TLS_CLIENT_CA",
+    "ORBIT_TLS_PEER_CA",
+    "ORBIT_URL",
 ];
 
-const FLAGS: [&str; 11] = [
+const FLAGS: [&str; 22] = [
     "--port",
     "--url",
     "--listen",
@@ -60,7 +70,18 @@ const FLAGS: [&str; 11] = [
     "--etcd-addressable-url",
     "--metrics-port",
     "--shutdown-grace-seconds",
+    "--message-retry-attempts",
+    "--log-filter",
+    "--log-format",
+    "--otlp-endpoint",
+    "--tls-port",
+    "--tls-cert",
+    "--tls-key",
+    "--tls-client-ca",
+    "--tls-peer-ca",
     "check-config",
+    "--help",
+    "--version",
 ];
 
 /// A value an operator might type, or anything at all.
@@ -69,6 +90,9 @@ fn value() -> impl Strategy<Value = String> {
         "[0-9]{1,6}",
         Just("off".to_owned()),
         "(http://)?[a-z.]{1,12}:[0-9]{1,5}",
+        Just("json".to_owned()),
+        "(info|debug|warn)(,[a-z_:]{1,12}=(debug|trace|off))?",
+        "/tmp/[a-z]{1,8}\\.pem",
         "-?[0-9]{1,25}",
         any::<String>(),
     ]

@@ -5,7 +5,6 @@
 //! * `ports`: [`free_port`], a loopback port for a process or endpoint a test starts.
 //! * `identity`: [`with_identity`], a request with the `namespace` / `nodekey` metadata through
 //!   which an Orbit client names itself.
-//! * `fuzz`: seeds mutated a few bytes at a time, for the property tests that fuzz decoders.
 //! * `eventually`: [`assert_eventually`], which polls a condition on tokio's clock until it holds
 //!   or a deadline passes (so it also works under `#[tokio::test(start_paused = true)]`).
 //!
@@ -14,7 +13,6 @@
 //! client user would get the server with it.
 
 mod eventually;
-pub mod fuzz;
 mod identity;
 mod node;
 mod ports;

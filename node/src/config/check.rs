@@ -72,6 +72,7 @@ pub fn describe(config: &Config) -> Vec<(&'static str, String)> {
                 },
             ),
         ),
+        ("log filter", config.telemetry.log_filter.clone().unwrap_or_else(|| "info".to_owned())),
         (
             "log format",
             match config.telemetry.log_format {
@@ -109,21 +110,15 @@ pub async fn check(config: &Config) -> Vec<Check> {
             passed: loaded.is_ok(),
         });
         if let Some(ca) = &tls.peer_ca {
-            let readable = std::fs::read(ca).map_err(|e| e.to_string()).and_then(|pem| {
-                if String::from_utf8_lossy(&pem).contains("BEGIN CERTIFICATE") {
-                    Ok(())
-                } else {
-                    Err("no PEM certificate in it".to_owned())
-                }
-            });
+            let loaded = crate::net::tls::count_certificates(ca);
             checks.push(Check {
                 field: "TLS peer CA".to_owned(),
-                finding: match &readable {
-                    Ok(()) => format!("{} loads", ca.display()),
-                    Err(error) => format!("TLS file {}: {error}", ca.display()),
+                finding: match &loaded {
+                    Ok(count) => format!("{} loads ({count} certificates)", ca.display()),
+                    Err(error) => error.to_string(),
                 },
                 fatal: true,
-                passed: readable.is_ok(),
+                passed: loaded.is_ok(),
             });
         }
     }

@@ -19,7 +19,7 @@ pub const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (commit ", env!("
     after_help = "Configuration sources, each overriding the one before: Kotlin's defaults; the settings JSON of the \
                   Kotlin launcher (ORBIT_SETTINGS_RAW, or the file named by ORBIT_SETTINGS, with ${VAR:-default} \
                   interpolation); the environment variables named above; these flags. See docs/configuration.md.\n\
-                  Logs: ORBIT_LOG (a tracing filter, default info); traces: OTEL_SERVICE_NAME and the other \
+                  Traces: OTEL_SERVICE_NAME and the other \
                   OpenTelemetry variables apply to the export. Signals: SIGTERM/SIGINT drain and stop, SIGHUP reloads the TLS files. \
                   Exit codes: 0 stopped by SIGTERM/SIGINT, \
                   64 bad command line or configuration, 1 failure while running."
@@ -72,6 +72,9 @@ pub struct Flags {
     /// Prometheus port, or `off` [env: ORBIT_METRICS_PORT] [settings: meterRegistry] [default: 8080]
     #[arg(long, value_name = "PORT|off", global = true)]
     pub metrics_port: Option<String>,
+    /// Routing attempts before a message becomes a delivery error [settings: messageRetryAttempts] [default: 10]
+    #[arg(long, value_name = "N", global = true)]
+    pub message_retry_attempts: Option<String>,
     /// How long a stopping node drains, in seconds [env: ORBIT_SHUTDOWN_GRACE_SECONDS] [default: 10]
     #[arg(long, value_name = "SECONDS", global = true)]
     pub shutdown_grace_seconds: Option<String>,
@@ -90,10 +93,13 @@ pub struct Flags {
     /// PEM CA certificates of peer orbit-nodes; when set, links to peers with a TLS listener use TLS [env: ORBIT_TLS_PEER_CA]
     #[arg(long, value_name = "FILE", global = true)]
     pub tls_peer_ca: Option<String>,
+    /// Which log lines to write, a tracing filter such as `info` or `info,orbit_node=debug` [env: ORBIT_LOG] [default: info]
+    #[arg(long, value_name = "FILTER", global = true)]
+    pub log_filter: Option<String>,
     /// Log lines as `text` or `json` (one JSON object per line, on stderr) [env: ORBIT_LOG_FORMAT] [default: text]
     #[arg(long, value_name = "text|json", global = true)]
     pub log_format: Option<String>,
-    /// Export traces (one span per message at each hop) over OTLP/gRPC to this collector, e.g. http://localhost:4317 [env: OTEL_EXPORTER_OTLP_ENDPOINT] [default: no export]
+    /// Export traces (one span per message at each hop) over OTLP/gRPC to this collector, e.g. http://localhost:4317 [env: OTEL_EXPORTER_OTLP_TRACES_ENDPOINT or OTEL_EXPORTER_OTLP_ENDPOINT] [default: no export]
     #[arg(long, value_name = "URL", global = true)]
     pub otlp_endpoint: Option<String>,
 }

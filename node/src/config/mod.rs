@@ -138,6 +138,8 @@ pub struct TlsConfig {
 /// How the node logs and whether it exports traces.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct TelemetryConfig {
+    /// Which log lines to write (a tracing `EnvFilter`, default `info`).
+    pub log_filter: Option<String>,
     /// The log line format.
     pub log_format: LogFormat,
     /// The OTLP/gRPC collector spans go to, or `None` for no export.
@@ -229,11 +231,17 @@ impl Config {
             config.shutdown_grace_period = Duration::from_secs(parse_u64("ORBIT_SHUTDOWN_GRACE_SECONDS", &value)?);
         }
 
+        if let Some(value) = env.var("ORBIT_LOG").filter(|v| !v.trim().is_empty()) {
+            config.telemetry.log_filter = Some(log_filter("ORBIT_LOG", value)?);
+        }
         if let Some(value) = env.var("ORBIT_LOG_FORMAT").filter(|v| !v.trim().is_empty()) {
             config.telemetry.log_format = parse_log_format("ORBIT_LOG_FORMAT", &value)?;
         }
-        if let Some(value) = env.var("OTEL_EXPORTER_OTLP_ENDPOINT").filter(|v| !v.trim().is_empty()) {
-            config.telemetry.otlp_endpoint = Some(otlp_endpoint("OTEL_EXPORTER_OTLP_ENDPOINT", value)?);
+        // The traces-only variable wins over the general one, as in the OpenTelemetry SDKs.
+        for variable in ["OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"] {
+            if let Some(value) = env.var(variable).filter(|v| !v.trim().is_empty()) {
+                config.telemetry.otlp_endpoint = Some(otlp_endpoint(variable, value)?);
+            }
         }
 
         if let Some(value) = &flags.port {
@@ -269,6 +277,13 @@ impl Config {
         }
         if let Some(value) = &flags.shutdown_grace_seconds {
             config.shutdown_grace_period = Duration::from_secs(parse_u64("--shutdown-grace-seconds", value)?);
+        }
+        if let Some(value) = &flags.message_retry_attempts {
+            config.message_retry_attempts = i64::try_from(parse_u64("--message-retry-attempts", value)?)
+                .map_err(|_| invalid("--message-retry-attempts", "too large"))?;
+        }
+        if let Some(value) = &flags.log_filter {
+            config.telemetry.log_filter = Some(log_filter("--log-filter", value.clone())?);
         }
         if let Some(value) = &flags.log_format {
             config.telemetry.log_format = parse_log_format("--log-format", value)?;
@@ -309,6 +324,10 @@ fn tls_config(env: &impl EnvSource, flags: &cli::Flags) -> Result<Option<TlsConf
         return Ok(None);
     };
     let port = parse_port(port_field, &port)?;
+    if port == 0 {
+        // Peers learn the TLS port from the configuration; a random one could not be announced.
+        return Err(invalid(port_field, "the TLS port must be a fixed port, not 0"));
+    }
     let (Some((_, cert)), Some((_, key))) = (cert, key) else {
         return Err(invalid(
             port_field,
@@ -324,6 +343,14 @@ fn tls_config(env: &impl EnvSource, flags: &cli::Flags) -> Result<Option<TlsConf
     }))
 }
 
+/// A tracing filter (`info`, `warn,orbit_node=debug`), checked as the logger will read it.
+fn log_filter(field: &str, value: String) -> Result<String, ConfigError> {
+    match tracing_subscriber::EnvFilter::try_new(value.trim()) {
+        Ok(_) => Ok(value.trim().to_owned()),
+        Err(error) => Err(invalid(field, format!("not a log filter ({error}): {value:?}"))),
+    }
+}
+
 fn parse_log_format(field: &str, value: &str) -> Result<LogFormat, ConfigError> {
     match value.trim() {
         "text" => Ok(LogFormat::Text),
@@ -332,13 +359,17 @@ fn parse_log_format(field: &str, value: &str) -> Result<LogFormat, ConfigError> 
     }
 }
 
-/// An OTLP/gRPC endpoint: `http://host:port` or `https://host:port`.
+/// An OTLP/gRPC endpoint: `http://host:port` (a collector beside the node; the exporter has no
+/// TLS, so `https://` is refused here rather than at start).
 fn otlp_endpoint(field: &str, value: String) -> Result<String, ConfigError> {
     let value = value.trim().to_owned();
-    let rest = value.strip_prefix("http://").or_else(|| value.strip_prefix("https://"));
-    match rest {
+    match value.strip_prefix("http://") {
         Some(authority) if !authority.is_empty() && value.parse::<tonic::transport::Uri>().is_ok() => Ok(value),
-        _ => Err(invalid(field, format!("expected an http:// or https:// collector URL, got {value:?}"))),
+        _ if value.starts_with("https://") => Err(invalid(
+            field,
+            format!("the trace exporter speaks plaintext OTLP/gRPC only; use http://, got {value:?}"),
+        )),
+        _ => Err(invalid(field, format!("expected an http:// collector URL, got {value:?}"))),
     }
 }
 

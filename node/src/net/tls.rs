@@ -3,7 +3,7 @@
 //! orbit-nodes. Kotlin servers and clients keep the plaintext port; Orbit 2 has no TLS.
 //!
 //! The listener's certificate, key and client CA are read at start, again on SIGHUP, and again
-//! when one of the files changes (checked every 2 s). A reload replaces the configuration that
+//! when the files have changed (checked every 2 s; read once they stop changing). A reload replaces the configuration that
 //! new handshakes use; connections already open keep their session, so no stream drops. A file
 //! that does not load keeps the previous configuration and says why in the log.
 //!
@@ -31,6 +31,7 @@ use tokio_rustls::rustls::{RootCertStore, ServerConfig};
 use tokio_rustls::server::TlsStream;
 use tokio_stream::wrappers::ReceiverStream;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 use tracing::{debug, info, warn};
 
 use crate::config::TlsConfig;
@@ -40,6 +41,8 @@ use crate::metrics::SharedMetrics;
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// How often the certificate files are checked for changes.
 const FILE_CHECK_PERIOD: Duration = Duration::from_secs(2);
+/// How many TLS handshakes may run at once.
+const MAX_HANDSHAKES: usize = 1024;
 
 /// A TLS file could not be used.
 #[derive(Debug, Error)]
@@ -64,6 +67,12 @@ fn read_certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsErr
         return Err(file_error(path, "no PEM certificate in it"));
     }
     Ok(certificates)
+}
+
+/// Reads the PEM certificates of `path` as the listener does, for `check-config`; returns how
+/// many there are.
+pub(crate) fn count_certificates(path: &Path) -> Result<usize, TlsError> {
+    read_certificates(path).map(|c| c.len())
 }
 
 /// Builds the listener's rustls configuration from the files `tls` names.
@@ -124,16 +133,26 @@ impl TlsListener {
 
     /// Accepts TCP connections on `listener` and yields those that complete a handshake, until
     /// `token` is cancelled. A failed handshake is counted and logged, and ends only its own
-    /// connection.
+    /// connection; at most [`MAX_HANDSHAKES`] run at once (more connections wait in the
+    /// kernel's backlog), each within [`HANDSHAKE_TIMEOUT`].
     pub fn incoming(
         self: &Arc<Self>,
         listener: TcpListener,
+        tasks: TaskTracker,
         token: CancellationToken,
     ) -> ReceiverStream<Result<TlsStream<TcpStream>, io::Error>> {
         let (sender, receiver) = mpsc::channel(64);
         let this = self.clone();
-        tokio::spawn(async move {
+        let handshakes = Arc::new(tokio::sync::Semaphore::new(MAX_HANDSHAKES));
+        tasks.clone().spawn(async move {
             loop {
+                let permit = tokio::select! {
+                    () = token.cancelled() => return,
+                    permit = handshakes.clone().acquire_owned() => match permit {
+                        Ok(permit) => permit,
+                        Err(_) => return,
+                    },
+                };
                 let accepted = tokio::select! {
                     () = token.cancelled() => return,
                     accepted = listener.accept() => accepted,
@@ -141,14 +160,22 @@ impl TlsListener {
                 let (socket, peer) = match accepted {
                     Ok(accepted) => accepted,
                     Err(error) => {
-                        warn!(error = %error, "TLS listener accept failed");
+                        // Out of file descriptors and the like: pause instead of spinning.
+                        warn!(error = %error, "TLS listener accept failed; pausing 100 ms");
+                        tokio::time::sleep(Duration::from_millis(100)).await;
                         continue;
                     }
                 };
                 let _ = socket.set_nodelay(true);
                 let (acceptor, sender, metrics) = (this.acceptor(), sender.clone(), this.metrics.clone());
-                tokio::spawn(async move {
-                    match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(socket)).await {
+                let token = token.clone();
+                tasks.spawn(async move {
+                    let _permit = permit;
+                    let handshake = tokio::select! {
+                        () = token.cancelled() => return,
+                        handshake = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(socket)) => handshake,
+                    };
+                    match handshake {
                         Ok(Ok(stream)) => {
                             metrics.node.tls_handshakes.with_label_values(&["ok"]).inc();
                             let _ = sender.send(Ok(stream)).await;
@@ -168,8 +195,10 @@ impl TlsListener {
         ReceiverStream::new(receiver)
     }
 
-    /// Reloads on SIGHUP and when a file's modification time changes, until `token` is
-    /// cancelled.
+    /// Reloads on SIGHUP, and when the files' modification times have changed and then stayed
+    /// the same for one more check (so a rotation that copies the certificate and the key one
+    /// after the other is read once, whole), until `token` is cancelled. Times that failed to
+    /// load are not tried again until they change.
     pub async fn watch(self: Arc<Self>, token: CancellationToken) {
         let mut hangup = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
             Ok(signal) => Some(signal),
@@ -178,25 +207,38 @@ impl TlsListener {
                 None
             }
         };
-        let mut seen = self.modified();
+        let mut loaded = self.modified();
+        let mut failed: Option<Vec<Option<SystemTime>>> = None;
+        let mut changing: Option<Vec<Option<SystemTime>>> = None;
         let mut ticks = tokio::time::interval(FILE_CHECK_PERIOD);
         loop {
-            let why = tokio::select! {
+            let reason = tokio::select! {
                 () = token.cancelled() => return,
                 Some(()) = async { match hangup.as_mut() { Some(signal) => signal.recv().await, None => std::future::pending().await } } => "SIGHUP",
                 _ = ticks.tick() => {
                     let now = self.modified();
-                    if now == seen {
+                    if now == loaded || failed.as_ref() == Some(&now) {
+                        changing = None;
                         continue;
                     }
-                    seen = now;
-                    "a changed file"
+                    if changing.as_ref() != Some(&now) {
+                        changing = Some(now);
+                        continue;
+                    }
+                    "changed files"
                 }
             };
+            let times = self.modified();
+            changing = None;
             match self.reload() {
-                Ok(()) => info!(reason = why, cert = %self.settings.cert.display(), "TLS certificate reloaded"),
+                Ok(()) => {
+                    loaded = times;
+                    failed = None;
+                    info!(reason, cert = %self.settings.cert.display(), "TLS certificate reloaded");
+                }
                 Err(error) => {
-                    warn!(reason = why, error = %error, "TLS reload failed; keeping the previous certificate")
+                    failed = Some(times);
+                    warn!(reason, error = %error, "TLS reload failed; keeping the previous certificate");
                 }
             }
         }
@@ -311,10 +353,10 @@ mod tests {
         let token = CancellationToken::new();
         let watching = tokio::spawn(listener.clone().watch(token.clone()));
         let reloads = || metrics.node.tls_reloads.with_label_values(&["ok"]).get();
-        // A new pair under the same names (file times have sub-second resolution here).
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        // A new pair under the same names, a second later (file systems with 1 s times).
+        tokio::time::sleep(Duration::from_millis(1_100)).await;
         issue(&dir, "server");
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
         while reloads() == 0 {
             assert!(tokio::time::Instant::now() < deadline, "no reload after the files changed");
             tokio::time::sleep(Duration::from_millis(100)).await;

@@ -5,9 +5,11 @@
 //!
 //! `FUZZ_CASES` sets how many inputs each target tries (default [`DEFAULT_CASES`], what CI
 //! runs); a long run is `FUZZ_CASES=1000000 cargo test --release --test fuzz` in a crate.
+//! Each run draws a new random seed and prints it; `FUZZ_SEED=<seed>` repeats a run exactly.
+//! (No fork or timeout: a decoder that hangs hangs the test, which CI's time limit reports.)
 
 use proptest::prelude::*;
-use proptest::test_runner::Config;
+use proptest::test_runner::{Config, RngSeed};
 
 /// Inputs per target when `FUZZ_CASES` is not set.
 pub const DEFAULT_CASES: u32 = 20_000;
@@ -17,10 +19,26 @@ pub fn cases() -> u32 {
     std::env::var("FUZZ_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(DEFAULT_CASES)
 }
 
-/// The runner configuration of a fuzz target: [`cases`] inputs, no failure files written into
-/// the source tree (a failure prints its minimal input; add it to the target's seeds).
+/// The seed of this run: `FUZZ_SEED`, or one drawn from the clock (printed either way).
+pub fn seed() -> u64 {
+    let seed = std::env::var("FUZZ_SEED").ok().and_then(|v| v.parse().ok()).unwrap_or_else(|| {
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        u64::try_from(now.as_nanos() % u128::from(u64::MAX)).unwrap_or_default() ^ u64::from(std::process::id())
+    });
+    println!("fuzz seed {seed} (FUZZ_SEED={seed} repeats this run)");
+    seed
+}
+
+/// The runner configuration of a fuzz target: [`cases`] inputs from [`seed`], no failure files
+/// written into the source tree (a failure prints its minimal input; add it to the seeds).
 pub fn config() -> Config {
-    Config { cases: cases(), failure_persistence: None, max_shrink_iters: 4_096, ..Config::default() }
+    Config {
+        cases: cases(),
+        failure_persistence: None,
+        max_shrink_iters: 4_096,
+        rng_seed: RngSeed::Fixed(seed()),
+        ..Config::default()
+    }
 }
 
 /// One edit of a seed.
