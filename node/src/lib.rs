@@ -339,11 +339,7 @@ impl Parts {
                 remote: remote.clone(),
                 pipeline_capacity,
             });
-            let scrape = move || {
-                let sources = sources.clone();
-                async move { sources.scrape().await }
-            };
-            tasks.spawn(metrics::serve(listener, settings.path.clone(), scrape, token.child_token()));
+            tasks.spawn(metrics::serve(listener, settings.path.clone(), sources, token.child_token()));
         }
 
         let maintenance = Maintenance {
@@ -406,9 +402,19 @@ struct ScrapeSources {
     pipeline_capacity: Arc<tokio::sync::Semaphore>,
 }
 
+impl metrics::Probes for ScrapeSources {
+    fn scrape(&self) -> metrics::BoxFuture<'_, String> {
+        Box::pin(self.render())
+    }
+
+    fn ready(&self) -> metrics::BoxFuture<'_, bool> {
+        Box::pin(self.health.is_serving())
+    }
+}
+
 impl ScrapeSources {
     /// Reads the gauges and renders the scrape.
-    async fn scrape(&self) -> String {
+    async fn render(&self) -> String {
         let gauges = Gauges {
             connected_clients: u64::try_from(self.connections.count()).unwrap_or(u64::MAX),
             connected_nodes: u64::try_from(self.remote.count()).unwrap_or(u64::MAX),

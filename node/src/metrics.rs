@@ -462,13 +462,28 @@ const CONTENT_TYPE: &str = "text/plain";
 /// How long a scraper may take to send its request headers.
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Serves scrapes on `listener` until `token` is cancelled: any request for a path under
-/// `context` gets `200 text/plain` with the text from `scrape`, anything else a 404.
-pub async fn serve<F, Fut>(listener: TcpListener, context: String, scrape: F, token: CancellationToken)
-where
-    F: Fn() -> Fut + Clone + Send + Sync + 'static,
-    Fut: std::future::Future<Output = String> + Send,
-{
+/// What the metrics port answers besides the scrape: probes for an orchestrator, as
+/// linkerd2-proxy's admin port and etcd's `/health` offer them.
+pub trait Probes: Send + Sync + 'static {
+    /// The scrape text.
+    fn scrape(&self) -> BoxFuture<'_, String>;
+    /// Whether the node is ready for traffic (its gRPC health check says SERVING).
+    fn ready(&self) -> BoxFuture<'_, bool>;
+}
+
+/// A boxed future (the probes are trait objects).
+pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
+
+/// The liveness path: 200 while the process serves HTTP at all.
+pub const LIVE_PATH: &str = "/live";
+/// The readiness path: 200 when the node is ACTIVE with healthy directories, else 503.
+pub const READY_PATH: &str = "/ready";
+
+/// Serves on `listener` until `token` is cancelled: any request for a path under `context`
+/// gets `200 text/plain` with the scrape (as Kotlin's endpoint does); [`LIVE_PATH`] and
+/// [`READY_PATH`] answer the probes (unless the context is `/`, which takes every path, as in
+/// Kotlin); anything else gets a 404.
+pub async fn serve(listener: TcpListener, context: String, probes: Arc<dyn Probes>, token: CancellationToken) {
     let context = Arc::new(context);
     loop {
         let accepted = tokio::select! {
@@ -478,15 +493,16 @@ where
         let (socket, peer) = match accepted {
             Ok(accepted) => accepted,
             Err(error) => {
-                warn!(error = %error, "metrics endpoint accept failed");
+                warn!(error = %error, "metrics endpoint accept failed; pausing 100 ms");
+                tokio::time::sleep(Duration::from_millis(100)).await;
                 continue;
             }
         };
-        let (scrape, context, token) = (scrape.clone(), context.clone(), token.clone());
+        let (probes, context, token) = (probes.clone(), context.clone(), token.clone());
         tokio::spawn(async move {
             let service = hyper::service::service_fn(move |request: Request<Incoming>| {
-                let (scrape, context) = (scrape.clone(), context.clone());
-                async move { Ok::<_, Infallible>(answer(&request, &context, scrape).await) }
+                let (probes, context) = (probes.clone(), context.clone());
+                async move { Ok::<_, Infallible>(answer(&request, &context, probes.as_ref()).await) }
             });
             let connection = hyper::server::conn::http1::Builder::new()
                 .timer(TokioTimer::new())
@@ -502,19 +518,24 @@ where
     }
 }
 
-async fn answer<F, Fut>(request: &Request<Incoming>, context: &str, scrape: F) -> Response<Full<Bytes>>
-where
-    F: Fn() -> Fut,
-    Fut: std::future::Future<Output = String>,
-{
-    let (status, body) = if request.uri().path().starts_with(context) {
-        (StatusCode::OK, Bytes::from(scrape().await))
+async fn answer(request: &Request<Incoming>, context: &str, probes: &dyn Probes) -> Response<Full<Bytes>> {
+    let path = request.uri().path();
+    let (status, body) = if path.starts_with(context) {
+        (StatusCode::OK, Bytes::from(probes.scrape().await))
+    } else if path == LIVE_PATH {
+        (StatusCode::OK, Bytes::from_static(b"live\n"))
+    } else if path == READY_PATH {
+        if probes.ready().await {
+            (StatusCode::OK, Bytes::from_static(b"ready\n"))
+        } else {
+            (StatusCode::SERVICE_UNAVAILABLE, Bytes::from_static(b"not ready\n"))
+        }
     } else {
         (StatusCode::NOT_FOUND, Bytes::new())
     };
     let mut response = Response::new(Full::new(body));
     *response.status_mut() = status;
-    if status == StatusCode::OK {
+    if status != StatusCode::NOT_FOUND {
         response
             .headers_mut()
             .insert(hyper::header::CONTENT_TYPE, hyper::header::HeaderValue::from_static(CONTENT_TYPE));

@@ -251,6 +251,10 @@ async fn bad_input_gets_clear_answers_and_the_node_keeps_serving() {
     assert!(text.contains("\norbit_message_sizes_count 3\n"), "{text}");
     assert!(text.contains("\norbit_passing_health_checks 4\n"), "{text}");
     assert!(scrape(metrics_port, "/elsewhere").await.starts_with("HTTP/1.1 404"));
+    // Probes for an orchestrator beside the scrape.
+    assert!(scrape(metrics_port, "/live").await.starts_with("HTTP/1.1 200"));
+    let ready = scrape(metrics_port, "/ready").await;
+    assert!(ready.starts_with("HTTP/1.1 200") && !ready.contains("not ready"), "{ready}");
 
     // Health is SERVING while the node runs.
     let mut health = pb::health::health_client::HealthClient::new(channel.clone());
