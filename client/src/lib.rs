@@ -48,6 +48,20 @@ pub use tonic::async_trait;
 
 pub use self::actor::{Actor, ActorContext, ActorError, DeactivationReason, Invocation};
 pub use self::value::{FromJvm, IntoJvm};
+/// Turns a trait into an Orbit actor interface: a hosting adapter and a typed proxy
+/// (`docs/rust-actors.md`).
+pub use orbit_actor_macros::actor;
+
+/// What `#[actor]` generates for a trait `T`, on `dyn T`: the Kotlin interface's name and the
+/// typed proxy.
+pub trait ActorInterface {
+    /// The Kotlin interface's name, as callers send it.
+    const INTERFACE: &'static str;
+    /// The typed proxy.
+    type Proxy;
+    /// Wraps an actor reference in the typed proxy.
+    fn proxy(actor: ActorRef) -> Self::Proxy;
+}
 use crate::codec::{Argument, JvmValue, decode_result, encode_arguments};
 
 /// Client settings; the defaults are Kotlin's `OrbitClientConfig` defaults.
@@ -157,6 +171,16 @@ impl ClientBuilder {
         let factory: ActorFactory = Arc::new(move |reference| Box::new(factory(reference)));
         self.factories.insert(interface_name.into(), factory);
         self
+    }
+
+    /// Hosts actors of the `#[actor]` interface `I`, creating each with `factory` (which wraps
+    /// the implementation in the generated adapter: `builder.host::<dyn Greeter, _>(|_| GreeterActor(MyGreeter))`).
+    pub fn host<I, A>(self, factory: impl Fn(&AddressableReference) -> A + Send + Sync + 'static) -> Self
+    where
+        I: ActorInterface + ?Sized,
+        A: Actor,
+    {
+        self.actor(I::INTERFACE, factory)
     }
 
     /// Returns the registered actor types (Kotlin interface names), sorted.
@@ -326,6 +350,12 @@ impl OrbitClient {
     /// Returns a reference to the actor `interface_name` with `key` (Rust or Kotlin).
     pub fn actor(&self, interface_name: impl Into<String>, key: Key) -> ActorRef {
         ActorRef { client: self.clone(), reference: AddressableReference::new(interface_name, key) }
+    }
+
+    /// Returns a typed proxy to the actor `key` of the `#[actor]` interface `I`
+    /// (`client.typed::<dyn Greeter>(key).greet("Joe".into()).await`).
+    pub fn typed<I: ActorInterface + ?Sized>(&self, key: Key) -> I::Proxy {
+        I::proxy(self.actor(I::INTERFACE, key))
     }
 
     /// Returns this client's node id, if it has joined.

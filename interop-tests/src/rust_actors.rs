@@ -76,3 +76,142 @@ impl Actor for RustEcho {
 pub fn with_echo_actors(builder: ClientBuilder) -> ClientBuilder {
     ECHO_INTERFACES.iter().fold(builder, |builder, name| builder.actor(*name, |_| RustEcho::default()))
 }
+
+/// The harness's `EchoBase` (every method the battery calls) as a typed `#[actor]` interface:
+/// what a team rewriting `EchoActor` in Rust would write. Kotlin data classes, sets and maps
+/// of mixed values travel as [`JvmValue`] with their Kotlin parameter class named.
+#[orbit_client::actor(interface = "orbit.harness.actors.EchoActor")]
+pub trait EchoBase {
+    /// `echoString(String)`.
+    async fn echo_string(&mut self, value: String) -> Result<String, ActorError>;
+    /// `echoInt(Int)`.
+    async fn echo_int(&mut self, value: i32) -> Result<i32, ActorError>;
+    /// `echoLong(Long)`.
+    async fn echo_long(&mut self, value: i64) -> Result<i64, ActorError>;
+    /// `echoDouble(Double)`.
+    async fn echo_double(&mut self, value: f64) -> Result<f64, ActorError>;
+    /// `echoBoolean(Boolean)`.
+    async fn echo_boolean(&mut self, value: bool) -> Result<bool, ActorError>;
+    /// `echoNullableString(String?)`.
+    async fn echo_nullable_string(&mut self, value: Option<String>) -> Result<Option<String>, ActorError>;
+    /// `echoNullableInt(Int?)`.
+    async fn echo_nullable_int(&mut self, value: Option<i32>) -> Result<Option<i32>, ActorError>;
+    /// `echoNullableLong(Long?)`.
+    async fn echo_nullable_long(&mut self, value: Option<i64>) -> Result<Option<i64>, ActorError>;
+    /// `echoList(List<String>)`.
+    async fn echo_list(&mut self, value: Vec<String>) -> Result<Vec<String>, ActorError>;
+    /// `echoLongList(List<Long>)`.
+    async fn echo_long_list(&mut self, value: Vec<i64>) -> Result<Vec<i64>, ActorError>;
+    /// `echoMap(Map<String, Int>)`: the map as sent (its runtime class kept).
+    async fn echo_map(&mut self, #[orbit(class = "java.util.Map")] value: JvmValue) -> Result<JvmValue, ActorError>;
+    /// `echoSet(Set<String>)`.
+    async fn echo_set(&mut self, #[orbit(class = "java.util.Set")] value: JvmValue) -> Result<JvmValue, ActorError>;
+    /// `echoPayload(Payload)`.
+    async fn echo_payload(
+        &mut self,
+        #[orbit(class = "orbit.harness.actors.Payload")] value: JvmValue,
+    ) -> Result<JvmValue, ActorError>;
+    /// `echoInner(Inner)`.
+    async fn echo_inner(
+        &mut self,
+        #[orbit(class = "orbit.harness.actors.Inner")] value: JvmValue,
+    ) -> Result<JvmValue, ActorError>;
+    /// `ping()`.
+    async fn ping(&mut self) -> Result<String, ActorError>;
+    /// `unit(String)`.
+    async fn unit(&mut self, value: String) -> Result<(), ActorError>;
+    /// `key()`: the actor's own key, rendered as Kotlin does.
+    async fn key(&mut self, context: &ActorContext) -> Result<String, ActorError>;
+    /// `concat(String, Int, Long, Boolean)`.
+    async fn concat(&mut self, text: String, number: i32, big: i64, flag: bool) -> Result<String, ActorError>;
+    /// `count()`: calls so far on this activation.
+    async fn count(&mut self) -> Result<i32, ActorError>;
+    /// `fail(String)`: throws; `fail("panic")` panics.
+    async fn fail(&mut self, message: String) -> Result<String, ActorError>;
+    /// `slow(Long)`: answers after that many milliseconds.
+    async fn slow(&mut self, millis: i64) -> Result<String, ActorError>;
+}
+
+/// [`EchoBase`] implemented plainly.
+#[derive(Default)]
+pub struct TypedEcho {
+    calls: i32,
+}
+
+#[orbit_client::async_trait]
+impl EchoBase for TypedEcho {
+    async fn echo_string(&mut self, value: String) -> Result<String, ActorError> {
+        Ok(value)
+    }
+    async fn echo_int(&mut self, value: i32) -> Result<i32, ActorError> {
+        Ok(value)
+    }
+    async fn echo_long(&mut self, value: i64) -> Result<i64, ActorError> {
+        Ok(value)
+    }
+    async fn echo_double(&mut self, value: f64) -> Result<f64, ActorError> {
+        Ok(value)
+    }
+    async fn echo_boolean(&mut self, value: bool) -> Result<bool, ActorError> {
+        Ok(value)
+    }
+    async fn echo_nullable_string(&mut self, value: Option<String>) -> Result<Option<String>, ActorError> {
+        Ok(value)
+    }
+    async fn echo_nullable_int(&mut self, value: Option<i32>) -> Result<Option<i32>, ActorError> {
+        Ok(value)
+    }
+    async fn echo_nullable_long(&mut self, value: Option<i64>) -> Result<Option<i64>, ActorError> {
+        Ok(value)
+    }
+    async fn echo_list(&mut self, value: Vec<String>) -> Result<Vec<String>, ActorError> {
+        Ok(value)
+    }
+    async fn echo_long_list(&mut self, value: Vec<i64>) -> Result<Vec<i64>, ActorError> {
+        Ok(value)
+    }
+    async fn echo_map(&mut self, value: JvmValue) -> Result<JvmValue, ActorError> {
+        Ok(value)
+    }
+    async fn echo_set(&mut self, value: JvmValue) -> Result<JvmValue, ActorError> {
+        Ok(value)
+    }
+    async fn echo_payload(&mut self, value: JvmValue) -> Result<JvmValue, ActorError> {
+        Ok(value)
+    }
+    async fn echo_inner(&mut self, value: JvmValue) -> Result<JvmValue, ActorError> {
+        Ok(value)
+    }
+    async fn ping(&mut self) -> Result<String, ActorError> {
+        Ok("pong".to_owned())
+    }
+    async fn unit(&mut self, _value: String) -> Result<(), ActorError> {
+        Ok(())
+    }
+    async fn key(&mut self, context: &ActorContext) -> Result<String, ActorError> {
+        Ok(context.reference.key.to_string())
+    }
+    async fn concat(&mut self, text: String, number: i32, big: i64, flag: bool) -> Result<String, ActorError> {
+        Ok(format!("{text}|{number}|{big}|{flag}"))
+    }
+    async fn count(&mut self) -> Result<i32, ActorError> {
+        self.calls += 1;
+        Ok(self.calls)
+    }
+    async fn fail(&mut self, message: String) -> Result<String, ActorError> {
+        if message == "panic" {
+            panic!("asked to panic");
+        }
+        Err(ActorError::illegal_argument(message))
+    }
+    async fn slow(&mut self, millis: i64) -> Result<String, ActorError> {
+        tokio::time::sleep(Duration::from_millis(u64::try_from(millis).unwrap_or(0))).await;
+        Ok(format!("slept {millis}"))
+    }
+}
+
+/// Registers [`TypedEcho`] under all four echo interfaces (the same methods; only the key
+/// kind differs between them).
+pub fn with_typed_echo_actors(builder: ClientBuilder) -> ClientBuilder {
+    ECHO_INTERFACES.iter().fold(builder, |builder, name| builder.actor(*name, |_| EchoBaseActor(TypedEcho::default())))
+}

@@ -10,7 +10,7 @@ use compat_proto::Key;
 use orbit_client::codec::JvmValue;
 use orbit_client::{CallError, ClientBuilder, ClientConfig, IntoJvm, OrbitClient};
 use orbit_interop_tests::jvm::log_dir;
-use orbit_interop_tests::rust_actors::with_echo_actors;
+use orbit_interop_tests::rust_actors::{EchoBase, with_echo_actors, with_typed_echo_actors};
 use orbit_interop_tests::scenario::{actors_by_key_kind, call, call_all, start_caller, start_host};
 use orbit_interop_tests::servers::{ServerKind, ServerProcess};
 use serde_json::{Value, json};
@@ -106,6 +106,21 @@ async fn kotlin_calls(kind: ServerKind) -> anyhow::Result<()> {
     }
     println!("{}: {} calls compared between a Kotlin host and a Rust host", kind.name(), from_kotlin.len());
     assert_eq!(from_kotlin["string/echoPayload"]["ok"], json!(true), "the scenario itself works");
+    assert!(differences.is_empty(), "Kotlin callers see a difference:\n{}", differences.join("\n"));
+
+    // The same battery against the same actors written as a typed `#[actor]` trait.
+    rust.stop().await;
+    let rust =
+        with_typed_echo_actors(ClientBuilder::new(ClientConfig::new(&server.endpoint, NAMESPACE))).connect().await?;
+    let from_typed = call_all(&mut caller, &battery_calls(), limit).await?;
+    let differences: Vec<String> = from_kotlin
+        .iter()
+        .filter(|(id, expected)| from_typed.get(*id) != Some(expected))
+        .map(|(id, expected)| {
+            format!("{id}: kotlin host {expected} / typed rust host {}", from_typed.get(id).unwrap_or(&Value::Null))
+        })
+        .collect();
+    println!("{}: {} calls compared between a Kotlin host and a typed Rust host", kind.name(), from_kotlin.len());
     assert!(differences.is_empty(), "Kotlin callers see a difference:\n{}", differences.join("\n"));
 
     // A panic in a Rust actor: the caller gets an error, the actor is deactivated (its state
@@ -205,6 +220,39 @@ async fn rust_calls(kind: ServerKind) -> anyhow::Result<()> {
         assert_eq!(error, CallError::Remote("java.lang.IllegalArgumentException: on purpose".into()));
     }
     println!("{}: a Rust client called Kotlin actors of all four key kinds", kind.name());
+
+    // The same Kotlin actors through the typed proxy of the `#[actor]` trait.
+    let echo = client.typed::<dyn EchoBase>(Key::String("typed".into()));
+    assert_eq!(echo.echo_string("héllo".into()).await?, "héllo");
+    assert_eq!(echo.echo_int(i32::MIN).await?, i32::MIN);
+    assert_eq!(echo.echo_long(i64::MAX).await?, i64::MAX);
+    assert_eq!(echo.echo_double(-0.5).await?, -0.5);
+    assert!(!echo.echo_boolean(false).await?);
+    assert_eq!(echo.echo_nullable_string(Some("n".into())).await?, Some("n".to_owned()));
+    assert_eq!(echo.echo_nullable_int(Some(3)).await?, Some(3));
+    assert_eq!(echo.echo_nullable_long(Some(-9)).await?, Some(-9));
+    assert_eq!(echo.echo_list(vec!["x".into()]).await?, vec!["x".to_owned()]);
+    assert_eq!(echo.echo_long_list(vec![i64::MIN, 0]).await?, vec![i64::MIN, 0]);
+    let payload = orbit_client::data::to_jvm(&Payload {
+        name: "p".into(),
+        count: 1,
+        big: 2,
+        maybe: None,
+        tags: vec![],
+        inner: None,
+    })?;
+    assert_eq!(orbit_client::data::from_jvm::<Payload>(echo.echo_payload(payload).await?)?.name, "p");
+    assert_eq!(echo.ping().await?, "pong");
+    echo.unit("x".into()).await?;
+    assert_eq!(echo.key().await?, "StringKey(key=typed)");
+    assert_eq!(echo.concat("t".into(), 1, 2, true).await?, "t|1|2|true");
+    assert_eq!(echo.count().await?, 1);
+    assert_eq!(echo.count().await?, 2);
+    assert_eq!(
+        echo.fail("typed".into()).await,
+        Err(CallError::Remote("java.lang.IllegalArgumentException: typed".into()))
+    );
+    println!("{}: the typed proxy called a Kotlin-hosted EchoActor (19 methods)", kind.name());
     client.stop().await;
     kotlin_host.terminate(Duration::from_secs(30)).await?;
     server.terminate(Duration::from_secs(20)).await?;
