@@ -103,17 +103,18 @@ fn expand(interface: LitStr, mut item: ItemTrait) -> syn::Result<Tokens> {
         let jvm_name = &m.jvm_name;
         let rust_name = &m.rust_name;
         let classes = m.parameters.iter().map(|p| declared_class(p, &client));
-        let reads = m.parameters.iter().enumerate().map(|(index, p)| {
-            let (name, ty) = (&p.name, &p.ty);
-            quote_spanned!(ty.span()=> let #name: #ty = call.arg::<#ty>(#index)?;)
+        // Generated names only, so that no parameter name of the user's can shadow the call.
+        let names: Vec<Ident> = (0..m.parameters.len()).map(|index| format_ident!("__orbit_argument_{}", index)).collect();
+        let reads = m.parameters.iter().zip(&names).enumerate().map(|(index, (p, name))| {
+            let ty = &p.ty;
+            quote_spanned!(ty.span()=> let #name: #ty = __orbit_call.arg::<#ty>(#index)?;)
         });
-        let names = m.parameters.iter().map(|p| &p.name);
-        let context = m.takes_context.then(|| quote!(context,));
+        let context = m.takes_context.then(|| quote!(__orbit_context,));
         quote! {
-            if call.is(#jvm_name, &[#(#classes),*]) {
+            if __orbit_call.is(#jvm_name, &[#(#classes),*]) {
                 #(#reads)*
-                let answer = #trait_name::#rust_name(&mut self.0, #context #(#names),*).await?;
-                return ::core::result::Result::Ok(#client::IntoJvm::into_jvm(answer));
+                let __orbit_answer = #trait_name::#rust_name(&mut self.0, #context #(#names),*).await?;
+                return ::core::result::Result::Ok(#client::IntoJvm::into_jvm(__orbit_answer));
             }
         }
     });
@@ -167,11 +168,11 @@ fn expand(interface: LitStr, mut item: ItemTrait) -> syn::Result<Tokens> {
             #[allow(unused_variables)]
             async fn invoke(
                 &mut self,
-                context: &#client::ActorContext,
-                call: #client::Invocation,
+                __orbit_context: &#client::ActorContext,
+                __orbit_call: #client::Invocation,
             ) -> ::core::result::Result<#client::codec::JvmValue, #client::ActorError> {
                 #(#dispatch)*
-                ::core::result::Result::Err(#client::ActorError::no_such_method(&call))
+                ::core::result::Result::Err(#client::ActorError::no_such_method(&__orbit_call))
             }
         }
 

@@ -32,6 +32,8 @@ trait Echo {
     async fn fail(&mut self, message: String) -> Result<(), ActorError>;
     async fn explode(&mut self) -> Result<(), ActorError>;
     async fn activations(&mut self) -> Result<i32, ActorError>;
+    /// Parameters named like the adapter's own variables still work.
+    async fn shadowing(&mut self, call: String, context: i32, answer: bool) -> Result<String, ActorError>;
 }
 
 struct RustEcho {
@@ -80,6 +82,9 @@ impl Echo for RustEcho {
     async fn activations(&mut self) -> Result<i32, ActorError> {
         Ok(i32::try_from(self.activations.load(Ordering::SeqCst)).unwrap_or(i32::MAX))
     }
+    async fn shadowing(&mut self, call: String, context: i32, answer: bool) -> Result<String, ActorError> {
+        Ok(format!("{call}/{context}/{answer}"))
+    }
 
     async fn on_activate(&mut self, _context: &ActorContext) -> Result<(), ActorError> {
         self.activations.fetch_add(1, Ordering::SeqCst);
@@ -117,6 +122,7 @@ async fn typed_actor_hosted_and_called_through_its_proxy() {
     assert_eq!(echo.boxed_long(41).await, Ok(42), "overridden JVM name and class");
     assert_eq!(echo.whoami().await, Ok("StringKey(key=e1)".to_owned()), "the context parameter");
     assert_eq!(echo.activations().await, Ok(1), "on_activate ran once, before the first call");
+    assert_eq!(echo.shadowing("c".into(), 2, true).await, Ok("c/2/true".to_owned()));
 
     // Errors reach the caller as a Kotlin host's would.
     assert_eq!(
