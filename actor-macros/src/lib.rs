@@ -19,6 +19,7 @@
 use proc_macro::TokenStream;
 use proc_macro2::{Span, TokenStream as Tokens};
 use quote::{format_ident, quote, quote_spanned};
+use syn::ext::IdentExt as _;
 use syn::spanned::Spanned;
 use syn::{
     Attribute, FnArg, GenericArgument, Ident, ItemTrait, LitStr, Pat, PathArguments, ReturnType, TraitItem,
@@ -40,13 +41,21 @@ pub fn actor(arguments: TokenStream, item: TokenStream) -> TokenStream {
     parse_macro_input!(arguments with parser);
     let item = parse_macro_input!(item as ItemTrait);
     let Some(interface) = interface else {
-        return syn::Error::new(Span::call_site(), "missing `interface = \"<the Kotlin interface's name>\"`")
-            .to_compile_error()
-            .into();
+        let error = syn::Error::new(Span::call_site(), "missing `interface = \"<the Kotlin interface's name>\"`")
+            .to_compile_error();
+        let original = without_orbit_attributes(item);
+        return quote!(#original #error).into();
     };
+    let original = item.clone();
     match expand(interface, item) {
         Ok(tokens) => tokens.into(),
-        Err(error) => error.to_compile_error().into(),
+        // The trait stays (as written, without its `#[orbit]` attributes), so the only error is
+        // the one that says what is wrong, not a cascade of "cannot find trait".
+        Err(error) => {
+            let error = error.to_compile_error();
+            let original = without_orbit_attributes(original);
+            quote!(#original #error).into()
+        }
     }
 }
 
@@ -59,6 +68,9 @@ struct Parameter {
 
 /// One method of the interface.
 struct Method {
+    /// The method's `cfg` attributes (for its dispatch branch and proxy method) and its docs.
+    cfgs: Vec<Attribute>,
+    docs: Vec<Attribute>,
     rust_name: Ident,
     jvm_name: String,
     takes_context: bool,
@@ -66,11 +78,25 @@ struct Method {
     result: Type,
 }
 
-const HOOKS: [&str; 3] = ["on_activate", "on_deactivate", "invoke"];
+const HOOKS: [&str; 2] = ["on_activate", "on_deactivate"];
 
 fn expand(interface: LitStr, mut item: ItemTrait) -> syn::Result<Tokens> {
-    if !item.generics.params.is_empty() {
+    if !item.generics.params.is_empty() || item.generics.where_clause.is_some() {
         return Err(syn::Error::new(item.generics.span(), "an actor interface cannot be generic"));
+    }
+    for bound in &item.supertraits {
+        let allowed = match bound {
+            syn::TypeParamBound::Trait(bound) => bound.path.is_ident("Send") || bound.path.is_ident("Sync"),
+            syn::TypeParamBound::Lifetime(_) => true,
+            _ => false,
+        };
+        if !allowed {
+            return Err(syn::Error::new(
+                bound.span(),
+                "an actor interface lists all its methods itself (a Kotlin base interface's methods too); \
+                 only `Send` and `Sync` may be supertraits",
+            ));
+        }
     }
     let mut methods = Vec::new();
     for trait_item in &mut item.items {
@@ -104,13 +130,16 @@ fn expand(interface: LitStr, mut item: ItemTrait) -> syn::Result<Tokens> {
         let rust_name = &m.rust_name;
         let classes = m.parameters.iter().map(|p| declared_class(p, &client));
         // Generated names only, so that no parameter name of the user's can shadow the call.
-        let names: Vec<Ident> = (0..m.parameters.len()).map(|index| format_ident!("__orbit_argument_{}", index)).collect();
+        let names: Vec<Ident> =
+            (0..m.parameters.len()).map(|index| format_ident!("__orbit_argument_{}", index)).collect();
         let reads = m.parameters.iter().zip(&names).enumerate().map(|(index, (p, name))| {
             let ty = &p.ty;
             quote_spanned!(ty.span()=> let #name: #ty = __orbit_call.arg::<#ty>(#index)?;)
         });
         let context = m.takes_context.then(|| quote!(__orbit_context,));
+        let cfgs = &m.cfgs;
         quote! {
+            #(#cfgs)*
             if __orbit_call.is(#jvm_name, &[#(#classes),*]) {
                 #(#reads)*
                 let __orbit_answer = #trait_name::#rust_name(&mut self.0, #context #(#names),*).await?;
@@ -138,8 +167,11 @@ fn expand(interface: LitStr, mut item: ItemTrait) -> syn::Result<Tokens> {
             }
         });
         let doc = format!("Calls `{jvm_name}` on the actor, wherever it is hosted.");
+        let (cfgs, docs) = (&m.cfgs, &m.docs);
+        let doc = if docs.is_empty() { quote!(#[doc = #doc]) } else { quote!(#(#docs)*) };
         quote! {
-            #[doc = #doc]
+            #(#cfgs)*
+            #doc
             pub async fn #rust_name(&self, #(#parameters),*) -> ::core::result::Result<#result, #client::CallError> {
                 self.0.call::<#result>(#jvm_name, ::std::vec![#(#arguments),*]).await
             }
@@ -153,10 +185,10 @@ fn expand(interface: LitStr, mut item: ItemTrait) -> syn::Result<Tokens> {
         #item
 
         #[doc = #interface_doc]
-        #visibility struct #actor<T>(pub T);
+        #visibility struct #actor<__OrbitImpl>(pub __OrbitImpl);
 
         #[#client::async_trait]
-        impl<T: #trait_name> #client::Actor for #actor<T> {
+        impl<__OrbitImpl: #trait_name> #client::Actor for #actor<__OrbitImpl> {
             async fn on_activate(&mut self, context: &#client::ActorContext) -> ::core::result::Result<(), #client::ActorError> {
                 #trait_name::on_activate(&mut self.0, context).await
             }
@@ -204,6 +236,22 @@ fn declared_class(parameter: &Parameter, client: &Tokens) -> Tokens {
     }
 }
 
+/// `item` without any `#[orbit(..)]` attribute on its methods or parameters.
+fn without_orbit_attributes(mut item: ItemTrait) -> ItemTrait {
+    let orbit = |attributes: &mut Vec<Attribute>| attributes.retain(|a| !a.path().is_ident("orbit"));
+    for trait_item in &mut item.items {
+        if let TraitItem::Fn(function) = trait_item {
+            orbit(&mut function.attrs);
+            for input in &mut function.sig.inputs {
+                if let FnArg::Typed(typed) = input {
+                    orbit(&mut typed.attrs);
+                }
+            }
+        }
+    }
+    item
+}
+
 /// Reads (and strips) `#[orbit(name = "..")]` / `#[orbit(class = "..")]`.
 fn take_orbit_attribute(attributes: &mut Vec<Attribute>, key: &str) -> syn::Result<Option<LitStr>> {
     let mut found = None;
@@ -234,7 +282,9 @@ fn take_orbit_attribute(attributes: &mut Vec<Attribute>, key: &str) -> syn::Resu
 fn method(function: &mut TraitItemFn) -> syn::Result<Method> {
     let signature = &function.sig;
     let rust_name = signature.ident.clone();
-    if HOOKS.contains(&rust_name.to_string().as_str()) {
+    // `r#type` is the Kotlin method `type`.
+    let plain_name = rust_name.unraw().to_string();
+    if HOOKS.contains(&plain_name.as_str()) {
         return Err(syn::Error::new(
             rust_name.span(),
             format!("`{rust_name}` is provided by the actor interface; override it in the implementation"),
@@ -251,7 +301,7 @@ fn method(function: &mut TraitItemFn) -> syn::Result<Method> {
     }
     let jvm_name = match take_orbit_attribute(&mut function.attrs, "name")? {
         Some(name) => name.value(),
-        None => lower_camel_case(&rust_name.to_string()),
+        None => lower_camel_case(&plain_name),
     };
     let signature = &mut function.sig;
     let mut inputs = signature.inputs.iter_mut();
@@ -266,11 +316,17 @@ fn method(function: &mut TraitItemFn) -> syn::Result<Method> {
         let FnArg::Typed(typed) = input else {
             return Err(syn::Error::new(input.span(), "unexpected receiver"));
         };
-        if position == 0 && is_context(&typed.ty) {
+        let class = take_orbit_attribute(&mut typed.attrs, "class")?;
+        if is_context(&typed.ty) {
+            if position != 0 || class.is_some() {
+                return Err(syn::Error::new(
+                    typed.ty.span(),
+                    "the `&ActorContext` parameter comes right after `&mut self`, without `#[orbit]`",
+                ));
+            }
             takes_context = true;
             continue;
         }
-        let class = take_orbit_attribute(&mut typed.attrs, "class")?;
         let Pat::Ident(name) = typed.pat.as_ref() else {
             return Err(syn::Error::new(typed.pat.span(), "name the parameter (a plain identifier)"));
         };
@@ -290,12 +346,17 @@ fn method(function: &mut TraitItemFn) -> syn::Result<Method> {
             ));
         }
     };
-    Ok(Method { rust_name, jvm_name, takes_context, parameters, result })
+    let cfgs = function.attrs.iter().filter(|a| a.path().is_ident("cfg")).cloned().collect();
+    let docs = function.attrs.iter().filter(|a| a.path().is_ident("doc")).cloned().collect();
+    Ok(Method { cfgs, docs, rust_name, jvm_name, takes_context, parameters, result })
 }
 
-/// `&ActorContext` (any path ending in it).
+/// `&ActorContext` (any path ending in it; not `&mut`).
 fn is_context(ty: &Type) -> bool {
     let Type::Reference(reference) = ty else { return false };
+    if reference.mutability.is_some() {
+        return false;
+    }
     let Type::Path(path) = reference.elem.as_ref() else { return false };
     path.path.segments.last().is_some_and(|s| s.ident == "ActorContext")
 }

@@ -65,10 +65,31 @@ impl ActorError {
     }
 }
 
-/// Renders a class name as Java's `Class.toString` does (`int`, `class java.lang.String`).
+/// JDK interfaces a Kotlin parameter commonly declares; `Class.toString` calls them
+/// `interface ...`.
+const JDK_INTERFACES: [&str; 14] = [
+    "java.util.List",
+    "java.util.Map",
+    "java.util.Set",
+    "java.util.Collection",
+    "java.util.Queue",
+    "java.util.Deque",
+    "java.util.SortedMap",
+    "java.util.SortedSet",
+    "java.util.NavigableMap",
+    "java.util.NavigableSet",
+    "java.lang.Iterable",
+    "java.lang.CharSequence",
+    "java.lang.Comparable",
+    "java.io.Serializable",
+];
+
+/// Renders a class name as Java's `Class.toString` does (`int`, `class java.lang.String`,
+/// `interface java.util.List`).
 fn class_to_string(name: &str) -> String {
     match name {
         "int" | "long" | "double" | "float" | "boolean" | "byte" | "short" | "char" | "void" => name.to_owned(),
+        interface if JDK_INTERFACES.contains(&interface) => format!("interface {interface}"),
         other => format!("class {other}"),
     }
 }
@@ -147,6 +168,12 @@ mod tests {
         assert_eq!(
             ActorError::no_such_method(&call).to_string(),
             "java.lang.NoSuchMethodException: greet(class java.lang.String, int)"
+        );
+        let list = Invocation { method: "echoList".into(), arguments: vec![vec!["a".to_owned()].into_argument()] };
+        assert_eq!(
+            ActorError::no_such_method(&list).to_string(),
+            "java.lang.NoSuchMethodException: echoList(interface java.util.List)",
+            "Class.toString of an interface"
         );
         assert!(call.is("greet", &["java.lang.String", "int"]));
         assert!(!call.is("greet", &["java.lang.String"]));

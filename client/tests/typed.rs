@@ -1,6 +1,7 @@
 //! Typed actors (`#[orbit_client::actor]`) against orbit-node in process: a Rust trait hosted
-//! through the generated adapter and called through the generated proxy, for every value kind
-//! the codec maps; overridden JVM names and classes; the context parameter; the hooks; and
+//! through the generated adapter and called through the generated proxy, for the scalar,
+//! nullable, list and unit kinds; overridden JVM names and classes; a raw identifier; the
+//! context parameter; parameters named like the adapter's variables; the hooks; and
 //! what a caller gets for an unknown method, wrong parameter classes, an error and a panic.
 
 use std::sync::Arc;
@@ -32,6 +33,8 @@ trait Echo {
     async fn fail(&mut self, message: String) -> Result<(), ActorError>;
     async fn explode(&mut self) -> Result<(), ActorError>;
     async fn activations(&mut self) -> Result<i32, ActorError>;
+    /// A Kotlin method named like a Rust keyword.
+    async fn r#type(&mut self) -> Result<String, ActorError>;
     /// Parameters named like the adapter's own variables still work.
     async fn shadowing(&mut self, call: String, context: i32, answer: bool) -> Result<String, ActorError>;
 }
@@ -82,6 +85,9 @@ impl Echo for RustEcho {
     async fn activations(&mut self) -> Result<i32, ActorError> {
         Ok(i32::try_from(self.activations.load(Ordering::SeqCst)).unwrap_or(i32::MAX))
     }
+    async fn r#type(&mut self) -> Result<String, ActorError> {
+        Ok("type".to_owned())
+    }
     async fn shadowing(&mut self, call: String, context: i32, answer: bool) -> Result<String, ActorError> {
         Ok(format!("{call}/{context}/{answer}"))
     }
@@ -123,6 +129,9 @@ async fn typed_actor_hosted_and_called_through_its_proxy() {
     assert_eq!(echo.whoami().await, Ok("StringKey(key=e1)".to_owned()), "the context parameter");
     assert_eq!(echo.activations().await, Ok(1), "on_activate ran once, before the first call");
     assert_eq!(echo.shadowing("c".into(), 2, true).await, Ok("c/2/true".to_owned()));
+    assert_eq!(echo.r#type().await, Ok("type".to_owned()));
+    let by_jvm_name = caller.actor("com.example.Echo", Key::String("e1".into())).call::<String>("type", vec![]).await;
+    assert_eq!(by_jvm_name, Ok("type".to_owned()), "the JVM name of r#type is `type`");
 
     // Errors reach the caller as a Kotlin host's would.
     assert_eq!(

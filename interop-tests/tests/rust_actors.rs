@@ -252,7 +252,7 @@ async fn rust_calls(kind: ServerKind) -> anyhow::Result<()> {
         echo.fail("typed".into()).await,
         Err(CallError::Remote("java.lang.IllegalArgumentException: typed".into()))
     );
-    println!("{}: the typed proxy called a Kotlin-hosted EchoActor (19 methods)", kind.name());
+    println!("{}: the typed proxy called a Kotlin-hosted EchoActor (17 methods)", kind.name());
     client.stop().await;
     kotlin_host.terminate(Duration::from_secs(30)).await?;
     server.terminate(Duration::from_secs(20)).await?;

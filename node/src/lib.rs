@@ -407,8 +407,13 @@ impl metrics::Probes for ScrapeSources {
         Box::pin(self.render())
     }
 
+    /// The gRPC health check's verdict (without timing it into Kotlin's `orbit_health_checks`,
+    /// which counts gRPC checks only), or not ready if it takes over a second.
     fn ready(&self) -> metrics::BoxFuture<'_, bool> {
-        Box::pin(self.health.is_serving())
+        Box::pin(async {
+            let checks = tokio::time::timeout(std::time::Duration::from_secs(1), self.health.passing_checks()).await;
+            matches!(checks, Ok(4))
+        })
     }
 }
 
