@@ -156,17 +156,8 @@ impl RemoteNodes {
 
     async fn stream(&self, peer: &NodeId, url: &str, pipeline: &Arc<Pipeline>, attempt: u64) -> Result<(), String> {
         let uri = dial_uri(url).ok_or_else(|| format!("cannot dial {url:?}"))?;
-        let endpoint = Endpoint::from_shared(uri.clone())
-            .map_err(|e| format!("bad peer URL {uri}: {e}"))?
-            .connect_timeout(CONNECT_TIMEOUT)
-            // grpc-java answers pings more often than every second with GOAWAY.
-            .http2_keep_alive_interval(Duration::from_secs(10))
-            .keep_alive_timeout(Duration::from_secs(10))
-            .keep_alive_while_idle(true);
-        let channel = tokio::time::timeout(CONNECT_TIMEOUT, endpoint.connect())
-            .await
-            .map_err(|_| format!("no connection to {uri} within {CONNECT_TIMEOUT:?}"))?
-            .map_err(|e| format!("cannot connect to {uri}: {e}"))?;
+        let endpoint = Endpoint::from_shared(uri.clone()).map_err(|e| format!("bad peer URL {uri}: {e}"))?;
+        let channel = connect_peer(endpoint, &uri).await?;
         let (channel, transport, uri) = match &self.tls {
             Some(tls) => self.secure(channel, &uri, tls).await?,
             None => (channel, "plaintext", uri),
@@ -232,21 +223,28 @@ impl RemoteNodes {
         let endpoint = Endpoint::from_shared(secure_uri.clone())
             .map_err(|e| format!("bad TLS peer URL {secure_uri}: {e}"))?
             .tls_config(config)
-            .map_err(|e| format!("TLS settings for {secure_uri}: {e}"))?
-            .connect_timeout(CONNECT_TIMEOUT)
-            .http2_keep_alive_interval(Duration::from_secs(10))
-            .keep_alive_timeout(Duration::from_secs(10))
-            .keep_alive_while_idle(true);
-        let channel = tokio::time::timeout(CONNECT_TIMEOUT, endpoint.connect())
-            .await
-            .map_err(|_| format!("no TLS connection to {secure_uri} within {CONNECT_TIMEOUT:?}"))?
-            .map_err(|e| format!("cannot connect over TLS to {secure_uri}: {}", crate::error_chain(&e)))?;
+            .map_err(|e| format!("TLS settings for {secure_uri}: {e}"))?;
+        let channel = connect_peer(endpoint, &secure_uri).await?;
         Ok((channel, "tls", secure_uri))
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<NodeId, Peer>> {
         self.peers.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
+}
+
+/// Connects to a peer at `uri` with the mesh's timeouts and keep-alive.
+async fn connect_peer(endpoint: Endpoint, uri: &str) -> Result<tonic::transport::Channel, String> {
+    let endpoint = endpoint
+        .connect_timeout(CONNECT_TIMEOUT)
+        // grpc-java answers pings more often than every second with GOAWAY.
+        .http2_keep_alive_interval(Duration::from_secs(10))
+        .keep_alive_timeout(Duration::from_secs(10))
+        .keep_alive_while_idle(true);
+    tokio::time::timeout(CONNECT_TIMEOUT, endpoint.connect())
+        .await
+        .map_err(|_| format!("no connection to {uri} within {CONNECT_TIMEOUT:?}"))?
+        .map_err(|e| format!("cannot connect to {uri}: {}", crate::error_chain(&e)))
 }
 
 /// Turns a grpc-java target string (`host:port`, `dns:///host:port`, `dns://resolver/host:port`,
