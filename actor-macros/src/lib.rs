@@ -208,6 +208,8 @@ fn expand(interface: LitStr, mut item: ItemTrait) -> syn::Result<Tokens> {
             }
         }
 
+        impl<__OrbitImpl: #trait_name> #client::Hosts<dyn #trait_name> for #actor<__OrbitImpl> {}
+
         #[doc = #proxy_doc]
         #[derive(Clone)]
         #visibility struct #proxy(pub #client::ActorRef);

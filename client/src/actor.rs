@@ -103,6 +103,24 @@ impl fmt::Display for ActorError {
 
 impl std::error::Error for ActorError {}
 
+/// A failed call made by an actor, as the actor's own failure (so `?` works on calls), in the
+/// form a Kotlin actor's awaited call throws: `orbit.client.util.RemoteException` with the
+/// callee's description, or `orbit.client.util.TimeoutException`.
+impl From<crate::CallError> for ActorError {
+    fn from(error: crate::CallError) -> Self {
+        match error {
+            crate::CallError::Remote(description) => {
+                Self::new("orbit.client.util.RemoteException", format!("Exceptional response received: {description}"))
+            }
+            crate::CallError::Timeout(after) => Self::new(
+                "orbit.client.util.TimeoutException",
+                format!("Response timed out after {}ms", after.as_millis()),
+            ),
+            other => Self::illegal_state(other.to_string()),
+        }
+    }
+}
+
 /// One call to a hosted actor.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Invocation {
@@ -174,6 +192,11 @@ mod tests {
             ActorError::no_such_method(&list).to_string(),
             "java.lang.NoSuchMethodException: echoList(interface java.util.List)",
             "Class.toString of an interface"
+        );
+        let forwarded = ActorError::from(crate::CallError::Remote("java.lang.IllegalStateException: no".into()));
+        assert_eq!(
+            forwarded.to_string(),
+            "orbit.client.util.RemoteException: Exceptional response received: java.lang.IllegalStateException: no"
         );
         assert!(call.is("greet", &["java.lang.String", "int"]));
         assert!(!call.is("greet", &["java.lang.String"]));

@@ -62,6 +62,10 @@ pub trait ActorInterface {
     /// Wraps an actor reference in the typed proxy.
     fn proxy(actor: ActorRef) -> Self::Proxy;
 }
+
+/// Implemented by `#[actor]`'s adapter `<Trait>Actor<T>` for `dyn Trait`, so that
+/// [`ClientBuilder::host`] accepts only an adapter of the interface it registers.
+pub trait Hosts<I: ActorInterface + ?Sized>: Actor {}
 use crate::codec::{Argument, JvmValue, decode_result, encode_arguments};
 
 /// Client settings; the defaults are Kotlin's `OrbitClientConfig` defaults.
@@ -178,7 +182,7 @@ impl ClientBuilder {
     pub fn host<I, A>(self, factory: impl Fn(&AddressableReference) -> A + Send + Sync + 'static) -> Self
     where
         I: ActorInterface + ?Sized,
-        A: Actor,
+        A: Hosts<I>,
     {
         self.actor(I::INTERFACE, factory)
     }

@@ -33,6 +33,8 @@ trait Echo {
     async fn fail(&mut self, message: String) -> Result<(), ActorError>;
     async fn explode(&mut self) -> Result<(), ActorError>;
     async fn activations(&mut self) -> Result<i32, ActorError>;
+    /// Calls another actor through its typed proxy; its failure is this call's (`?`).
+    async fn relay(&mut self, context: &ActorContext, key: String, text: String) -> Result<String, ActorError>;
     /// A Kotlin method named like a Rust keyword.
     async fn r#type(&mut self) -> Result<String, ActorError>;
     /// Parameters named like the adapter's own variables still work.
@@ -88,6 +90,13 @@ impl Echo for RustEcho {
     async fn r#type(&mut self) -> Result<String, ActorError> {
         Ok("type".to_owned())
     }
+    async fn relay(&mut self, context: &ActorContext, key: String, text: String) -> Result<String, ActorError> {
+        let other = context.client.typed::<dyn Echo>(Key::String(key));
+        if text == "fail" {
+            other.fail("relayed".into()).await?;
+        }
+        Ok(other.echo_string(text).await?)
+    }
     async fn shadowing(&mut self, call: String, context: i32, answer: bool) -> Result<String, ActorError> {
         Ok(format!("{call}/{context}/{answer}"))
     }
@@ -130,6 +139,14 @@ async fn typed_actor_hosted_and_called_through_its_proxy() {
     assert_eq!(echo.activations().await, Ok(1), "on_activate ran once, before the first call");
     assert_eq!(echo.shadowing("c".into(), 2, true).await, Ok("c/2/true".to_owned()));
     assert_eq!(echo.r#type().await, Ok("type".to_owned()));
+    assert_eq!(echo.relay("e2".into(), "via e2".into()).await, Ok("via e2".to_owned()), "an actor calls an actor");
+    assert_eq!(
+        echo.relay("e2".into(), "fail".into()).await,
+        Err(CallError::Remote(
+            "orbit.client.util.RemoteException: Exceptional response received: com.example.Refused: relayed".into()
+        )),
+        "a failed inner call fails the outer one as in Kotlin"
+    );
     let by_jvm_name = caller.actor("com.example.Echo", Key::String("e1".into())).call::<String>("type", vec![]).await;
     assert_eq!(by_jvm_name, Ok("type".to_owned()), "the JVM name of r#type is `type`");
 
@@ -153,11 +170,15 @@ async fn typed_actor_hosted_and_called_through_its_proxy() {
     let exploded = echo.explode().await;
     assert!(matches!(&exploded, Err(CallError::Remote(text)) if text.contains("panicked")), "{exploded:?}");
     assert_eq!(echo.echo_int(7).await, Ok(7));
-    assert_eq!(activations.load(Ordering::SeqCst), 2, "activated again after the panic");
+    assert_eq!(activations.load(Ordering::SeqCst), 3, "e1, e2 (relayed to), then e1 again after the panic");
     assert_eq!(deactivations.load(Ordering::SeqCst), 0, "a panicked instance gets no hook");
 
     caller.stop().await;
     host.stop().await;
-    assert_eq!(deactivations.load(Ordering::SeqCst), 1, "on_deactivate of the live instance when its host stops");
+    assert_eq!(
+        deactivations.load(Ordering::SeqCst),
+        2,
+        "on_deactivate of the two live instances when their host stops"
+    );
     node.stop().await.expect("clean stop");
 }
