@@ -14,7 +14,7 @@ use orbit_client::{ClientBuilder, ClientConfig, ClientTls, IntoJvm, Key, OrbitCl
 use orbit_interop_tests::certs::{Issued, TestCa};
 use orbit_interop_tests::etcd::EtcdServer;
 use orbit_interop_tests::jvm::log_dir;
-use orbit_interop_tests::mesh::wait_meshed;
+use orbit_interop_tests::mesh::settle;
 use orbit_interop_tests::prometheus::{parse, scrape};
 use orbit_interop_tests::rust_actors::with_echo_actors;
 use orbit_interop_tests::scenario::{call, call_until_ok, start_caller, start_host};
@@ -177,7 +177,18 @@ async fn orbit_nodes_mesh_over_tls_beside_a_plaintext_kotlin_server() -> anyhow:
     }
     let kotlin_args = ["--etcd-node-url", &nodes.url, "--etcd-addressable-url", &leases.url];
     servers.push(ServerProcess::start_named(ServerKind::Kotlin, "server-2-kotlin", &logs, &kotlin_args).await?);
-    wait_meshed(&nodes, 3, Duration::from_secs(90)).await?;
+    // A Kotlin server can lose its own ACTIVE write and stay STARTING (spec 15.2 #2): `settle`
+    // restarts it, as the other mesh tests do.
+    let mut slots: Vec<Option<ServerProcess>> = servers.into_iter().map(Some).collect();
+    settle(&nodes, &mut slots, |index, kind| {
+        let (logs, args) = (logs.clone(), kotlin_args.map(str::to_owned));
+        async move {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            ServerProcess::start_named(kind, &format!("server-{index}-kotlin-restarted"), &logs, &args).await
+        }
+    })
+    .await?;
+    let mut servers: Vec<ServerProcess> = slots.into_iter().flatten().collect();
 
     // A Kotlin host on the first orbit-node; callers on the second orbit-node and on Kotlin.
     let mut host = start_host("host", &logs, &servers[0].endpoint, "mesh").await?;
