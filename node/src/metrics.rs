@@ -485,19 +485,7 @@ pub const READY_PATH: &str = "/ready";
 /// Kotlin); anything else gets a 404.
 pub async fn serve(listener: TcpListener, context: String, probes: Arc<dyn Probes>, token: CancellationToken) {
     let context = Arc::new(context);
-    loop {
-        let accepted = tokio::select! {
-            () = token.cancelled() => return,
-            accepted = listener.accept() => accepted,
-        };
-        let (socket, peer) = match accepted {
-            Ok(accepted) => accepted,
-            Err(error) => {
-                warn!(error = %error, "metrics endpoint accept failed; pausing 100 ms");
-                tokio::time::sleep(Duration::from_millis(100)).await;
-                continue;
-            }
-        };
+    while let Some((socket, peer)) = crate::net::accept_paced(&listener, "metrics endpoint", &token).await {
         let (probes, context, token) = (probes.clone(), context.clone(), token.clone());
         tokio::spawn(async move {
             let service = hyper::service::service_fn(move |request: Request<Incoming>| {

@@ -16,6 +16,29 @@ use compat_proto::{NodeId, pb};
 use tokio::sync::mpsc;
 use tonic::Status;
 
+/// Accepts the next connection on `listener` (named `what` in logs), or `None` once `token` is
+/// cancelled. An accept error (out of file descriptors and the like) is logged and followed by
+/// a 100 ms pause instead of a busy loop.
+pub async fn accept_paced(
+    listener: &tokio::net::TcpListener,
+    what: &str,
+    token: &tokio_util::sync::CancellationToken,
+) -> Option<(tokio::net::TcpStream, std::net::SocketAddr)> {
+    loop {
+        let accepted = tokio::select! {
+            () = token.cancelled() => return None,
+            accepted = listener.accept() => accepted,
+        };
+        match accepted {
+            Ok(accepted) => return Some(accepted),
+            Err(error) => {
+                tracing::warn!(listener = what, error = %error, "accept failed; pausing 100 ms");
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+        }
+    }
+}
+
 /// What the stream's writer half receives.
 pub type Outbound = Result<pb::MessageProto, Status>;
 

@@ -153,18 +153,8 @@ impl TlsListener {
                         Err(_) => return,
                     },
                 };
-                let accepted = tokio::select! {
-                    () = token.cancelled() => return,
-                    accepted = listener.accept() => accepted,
-                };
-                let (socket, peer) = match accepted {
-                    Ok(accepted) => accepted,
-                    Err(error) => {
-                        // Out of file descriptors and the like: pause instead of spinning.
-                        warn!(error = %error, "TLS listener accept failed; pausing 100 ms");
-                        tokio::time::sleep(Duration::from_millis(100)).await;
-                        continue;
-                    }
+                let Some((socket, peer)) = crate::net::accept_paced(&listener, "TLS listener", &token).await else {
+                    return;
                 };
                 let _ = socket.set_nodelay(true);
                 let (acceptor, sender, metrics) = (this.acceptor(), sender.clone(), this.metrics.clone());
